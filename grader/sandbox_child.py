@@ -1,0 +1,197 @@
+"""Entry point of one sandboxed section run; executed as ``python -I sandbox_child.py SPEC``.
+
+The trusted prelude (hide paths, drop privileges, set resource limits) runs
+before the student's ``solution.py`` is imported. Afterwards only case inputs
+are at hand: outputs go to ``.npz`` files and a JSON status file that the
+parent reads without pickle and judges. Standard library and numpy only, so
+that start-up stays fast.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+MS_REC, MS_PRIVATE, MS_BIND, MS_RDONLY = 0x4000, 0x40000, 0x1000, 0x1
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    encode = lambda text: text.encode() if text is not None else None  # noqa: E731
+    if libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount {target}: {os.strerror(error)}")
+
+
+def hide_paths(paths: list[str]) -> None:
+    """Cover secret paths (expected outputs, test labels) in this private mount namespace."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    for path in paths:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=4k,mode=0555")
+        elif os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND, None)
+
+
+def _blocked_ancestor(path: str) -> tuple[str, str] | None:
+    """The first ancestor others may not traverse, and its child on the way to ``path``."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    current = "/"
+    for part in parts:
+        if not os.stat(current).st_mode & 0o001:
+            return current, os.path.join(current, part)
+        current = os.path.join(current, part)
+    return None
+
+
+def expose_python(stash_dir: str) -> None:
+    """Let an unprivileged uid reach the interpreter when it lives under e.g. ``/root``.
+
+    The closed directory is covered by an empty tmpfs (hiding the rest of it,
+    the grader's caches among them) and only the interpreter's subtree is bound
+    back in.
+    """
+    needed = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path[1:]}
+    covered: dict[str, list[str]] = {}
+    for path in sorted(needed):
+        blocked = _blocked_ancestor(path) if os.path.exists(path) else None
+        if blocked and blocked[1] not in covered.setdefault(blocked[0], []):
+            covered[blocked[0]].append(blocked[1])
+    for number, (closed, children) in enumerate(covered.items()):
+        stashes = []
+        for index, child in enumerate(children):
+            stash = os.path.join(stash_dir, f"{number}-{index}")
+            os.mkdir(stash, 0o711)
+            _mount(child, stash, None, MS_BIND | MS_REC, None)
+            stashes.append(stash)
+        _mount("tmpfs", closed, "tmpfs", 0, "size=64k,mode=0711")
+        for child, stash in zip(children, stashes):
+            target = os.path.join(closed, os.path.basename(child))
+            if not os.path.exists(target):
+                os.mkdir(target, 0o755)
+            _mount(stash, target, None, MS_BIND | MS_REC, None)
+
+
+def apply_limits(limits: dict) -> None:
+    mebibyte = 1024 * 1024
+    for name, value in (("RLIMIT_AS", limits["memory_mb"] * mebibyte),
+                        ("RLIMIT_CPU", limits["cpu_seconds"]),
+                        ("RLIMIT_NPROC", limits["max_processes"]),
+                        ("RLIMIT_FSIZE", limits["max_file_size_mb"] * mebibyte),
+                        ("RLIMIT_CORE", 0)):
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+class StatusFile:
+    """The JSON status the parent reads; rewritten atomically after every case."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict = {"import_error": None, "cases": []}
+
+    def save(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
+def run_unit_section(spec: dict, status: StatusFile, common, solution, interface) -> None:
+    import numpy as np
+
+    section = common.SECTIONS_BY_NAME[spec["section"]]
+    out_dir = Path(spec["out_dir"])
+    for visibility, tests_dir in spec["tests_dirs"].items():
+        for case in common.load_cases(Path(tests_dir), section):
+            record = {"name": case.name, "visibility": visibility, "status": "running"}
+            status.data["cases"].append(record)
+            status.save()
+            started = time.perf_counter()
+            try:
+                outputs = common.execute_case(solution, interface, case,
+                                              common.load_inputs(Path(tests_dir), section, case))
+            except Exception as error:  # the student's code raised: a verdict, not a crash
+                record.update(status="exception", error=common.student_traceback(error),
+                              error_type=type(error).__name__)
+            else:
+                arrays = {k: v for k, v in outputs.items()
+                          if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+                record["not_arrays"] = {k: common.describe_value(v) for k, v in outputs.items()
+                                        if k not in arrays}
+                common.save_npz(out_dir / f"{visibility}-{case.name}.npz", arrays)
+                record["status"] = "ran"
+            record["seconds"] = round(time.perf_counter() - started, 4)
+            status.save()
+
+
+def run_mnist_section(spec: dict, status: StatusFile, common, solution, interface) -> None:
+    import numpy as np
+
+    data = spec["mnist"]
+    with np.load(data["train"], allow_pickle=False) as train:
+        x_train, y_train = train["x"], train["y"]
+    x_test = np.load(data["test_images"], allow_pickle=False)
+    import mnist_data
+
+    sets = mnist_data.preprocess_course(x_train, y_train, x_test)
+    record = {"name": "mnist", "visibility": "hidden", "status": "running"}
+    status.data["cases"].append(record)
+    status.save()
+    started = time.perf_counter()
+    try:
+        model = solution.train_mnist_model(sets.x_train, sets.y_train, sets.x_valid, sets.y_valid)
+        record["train_seconds"] = round(time.perf_counter() - started, 3)
+        if not isinstance(model, interface.Model):
+            raise TypeError(f"train_mnist_model must return a Model, got "
+                            f"{type(model).__name__}")
+        predicted = common.predict_classes(model, sets.x_test)
+    except Exception as error:  # the student's code raised: a verdict, not a crash
+        record.update(status="exception", error=common.student_traceback(error),
+                      error_type=type(error).__name__)
+    else:
+        common.save_npz(Path(spec["out_dir"]) / "hidden-mnist.npz", {"predicted": predicted})
+        record.update(status="ran", not_arrays={})
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    status.save()
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    workdir = spec["workdir"]
+    status = StatusFile(Path(spec["out_dir"]) / "status.json")
+    if spec["hide_paths"]:
+        hide_paths(spec["hide_paths"])
+    if spec["sandbox_uid"] is not None:
+        expose_python(spec["stash_dir"])
+        drop_privileges(spec["sandbox_uid"])
+    os.chdir(workdir)
+    sys.path.insert(0, workdir)
+    import numpy  # noqa: F401  (before the limits: OpenBLAS reserves memory at import)
+
+    import common
+
+    apply_limits(spec["limits"])
+    status.save()
+    try:
+        solution, interface = common.import_solution(Path(workdir))
+    except BaseException as error:  # syntax errors, exceptions, sys.exit at import time
+        status.data["import_error"] = common.student_traceback(error)
+        status.save()
+        return
+    runner = run_mnist_section if spec["section"] == "mnist" else run_unit_section
+    runner(spec, status, common, solution, interface)
+    status.data["finished"] = True
+    status.save()
+
+
+if __name__ == "__main__":
+    main()

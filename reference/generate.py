@@ -1,0 +1,241 @@
+"""Generate ``test_cases/`` by running the reference solution on seeded inputs.
+
+Every section has a list of case builders; a builder draws inputs from a seeded
+generator and describes what to call. The expected outputs come from executing
+the reference solution through the same ``common.execute_case`` the students'
+runner and the grader use. Same seed, same bytes.
+
+Usage: ``python -m reference.generate [--out DIR] [--seed N]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from reference import common
+from reference.common import Case, Section
+
+REFERENCE_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = REFERENCE_DIR.parent / "test_cases"
+DEFAULT_SEED = 20261126
+VISIBILITIES = ("public", "hidden")
+
+Builder = Callable[[np.random.Generator], tuple[Case, dict[str, np.ndarray]]]
+
+
+def _away_from_zero(values: np.ndarray, margin: float = 1e-3) -> np.ndarray:
+    """Push values off zero so no verdict hinges on ReLU'(0)."""
+    return np.where(np.abs(values) < margin, np.copysign(margin, values) + values, values)
+
+
+def _layer_case(name, section, description, x, grad, layer, args=(), **extra):
+    params = {"layer": layer, "args": list(args)}
+    if "weights" in extra:
+        params["parameter_grads"] = ["weights_grad", "biases_grad"]
+    case = Case(name=name, section=section, op="layer", description=description, params=params)
+    return case, {"inputs": x, "grad_outputs": grad, **extra}
+
+
+def relu_case(name, description, shape, scale=1.0) -> Builder:
+    def build(rng):
+        x = _away_from_zero(rng.normal(0.0, scale, shape))
+        return _layer_case(name, "relu", description, x, rng.normal(size=shape), "ReLU")
+    return build
+
+
+def softmax_case(name, description, n, d, make_logits=None) -> Builder:
+    def build(rng):
+        x = make_logits(rng) if make_logits else rng.normal(0.0, 2.0, (n, d))
+        return _layer_case(name, "softmax", description, x, rng.normal(size=x.shape), "Softmax")
+    return build
+
+
+def _far_apart_logits(rng):
+    """Rows near +1000 and -1000: only a per-row maximum keeps exp finite and nonzero."""
+    base = np.array([[1000.0], [-1000.0], [999.0], [-998.0], [0.0]])
+    return base + rng.normal(0.0, 3.0, (5, 8))
+
+
+def _peaked_logits(rng):
+    """One dominant logit per row: most probabilities underflow towards zero."""
+    x = rng.normal(0.0, 1.0, (6, 10))
+    x[np.arange(6), rng.integers(0, 10, 6)] += 600.0
+    return x
+
+
+def dense_case(name, description, n, d, c) -> Builder:
+    def build(rng):
+        return _layer_case(
+            name, "dense", description, rng.normal(size=(n, d)), rng.normal(size=(n, c)),
+            "Dense", args=(c,),
+            weights=rng.normal(0.0, np.sqrt(2.0 / d), (d, c)), biases=rng.normal(size=c))
+    return build
+
+
+def _probabilities(rng, n, d, floor=0.05):
+    """Rows of probabilities whose smallest value is at least ``floor``."""
+    raw = rng.dirichlet(np.ones(d), size=n)
+    return floor + (1.0 - floor * d) * raw
+
+
+def _one_hot(rng, n, d):
+    return np.eye(d)[rng.integers(0, d, n)]
+
+
+def crossentropy_case(name, description, n, d, make=None) -> Builder:
+    def build(rng):
+        y_gt, y_pred = make(rng) if make else (_one_hot(rng, n, d), _probabilities(rng, n, d, 0.02))
+        case = Case(name=name, section="crossentropy", op="loss", description=description,
+                    params={"loss": "CategoricalCrossentropy"})
+        return case, {"y_gt": y_gt, "y_pred": y_pred}
+    return build
+
+
+def _tiny_wrong_class_probabilities(rng):
+    """Wrong classes get 1e-30 .. 1e-200; the true class keeps the rest."""
+    n, d = 6, 5
+    y_gt = _one_hot(rng, n, d)
+    tiny = 10.0 ** -rng.uniform(30, 200, (n, d))
+    y_pred = np.where(y_gt == 1, 0.0, tiny)
+    y_pred += y_gt * (1.0 - y_pred.sum(axis=1, keepdims=True))
+    return y_gt, y_pred
+
+
+def _confident_probabilities(rng):
+    """True-class probabilities within 1e-9 of one."""
+    n, d = 4, 3
+    y_gt = _one_hot(rng, n, d)
+    rest = rng.uniform(1e-10, 1e-9, (n, d))
+    y_pred = np.where(y_gt == 1, 0.0, rest)
+    y_pred += y_gt * (1.0 - y_pred.sum(axis=1, keepdims=True))
+    return y_gt, y_pred
+
+
+def optimizer_case(name, section, description, optimizer, kwargs, shapes, steps) -> Builder:
+    def build(rng):
+        inputs = {}
+        for i, shape in enumerate(shapes):
+            inputs[f"parameter_{i}"] = rng.normal(size=shape)
+            inputs[f"grads_{i}"] = rng.normal(size=(steps, *shape))
+        case = Case(name=name, section=section, op="optimizer", description=description,
+                    params={"optimizer": optimizer, "kwargs": kwargs,
+                            "n_parameters": len(shapes), "steps": steps})
+        return case, inputs
+    return build
+
+
+CASES: dict[str, dict[str, list[Builder]]] = {
+    "relu": {
+        "public": [relu_case("relu_2d", "2-D batch (4, 5)", (4, 5)),
+                   relu_case("relu_batch_of_one", "a batch of one sample (1, 7)", (1, 7))],
+        "hidden": [relu_case("relu_4d", "4-D input (3, 2, 4, 5)", (3, 2, 4, 5)),
+                   relu_case("relu_3d", "3-D input (2, 6, 3)", (2, 6, 3)),
+                   relu_case("relu_large_values", "large values (8, 32)", (8, 32), scale=100.0)],
+    },
+    "softmax": {
+        "public": [softmax_case("softmax_small", "logits (4, 6)", 4, 6),
+                   softmax_case("softmax_batch_of_one", "a batch of one sample (1, 10)", 1, 10)],
+        "hidden": [softmax_case("softmax_far_apart_rows",
+                                "logits near +1000 and -1000 in different rows (stability: "
+                                "subtract the per-row maximum)", 5, 8, _far_apart_logits),
+                   softmax_case("softmax_peaked", "one logit per row larger by 600 "
+                                "(probabilities down to 1e-260)", 6, 10, _peaked_logits),
+                   softmax_case("softmax_wide", "logits (16, 50)", 16, 50)],
+    },
+    "dense": {
+        "public": [dense_case("dense_small", "inputs (4, 5), 3 units", 4, 5, 3),
+                   dense_case("dense_batch_of_one", "a batch of one sample (1, 8), 4 units",
+                              1, 8, 4)],
+        "hidden": [dense_case("dense_non_square", "inputs (16, 30), 7 units", 16, 30, 7),
+                   dense_case("dense_expanding", "inputs (5, 3), 12 units", 5, 3, 12),
+                   dense_case("dense_mnist_sized", "inputs (32, 784), 10 units", 32, 784, 10)],
+    },
+    "crossentropy": {
+        "public": [crossentropy_case("crossentropy_small", "one-hot labels (6, 4)", 6, 4),
+                   crossentropy_case("crossentropy_batch_of_one", "a batch of one sample (1, 10)",
+                                     1, 10)],
+        "hidden": [crossentropy_case("crossentropy_tiny_probabilities",
+                                     "wrong classes with probabilities 1e-30 .. 1e-200",
+                                     0, 0, _tiny_wrong_class_probabilities),
+                   crossentropy_case("crossentropy_confident",
+                                     "true-class probabilities within 1e-9 of one",
+                                     0, 0, _confident_probabilities),
+                   crossentropy_case("crossentropy_mnist_sized", "one-hot labels (32, 10)",
+                                     32, 10)],
+    },
+    "sgd": {
+        "public": [optimizer_case("sgd_one_parameter", "sgd", "lr=0.1, one (3, 4) parameter, "
+                                  "10 steps", "SGD", {"lr": 0.1}, [(3, 4)], 10)],
+        "hidden": [optimizer_case("sgd_three_parameters", "sgd", "lr=0.05, parameters (5,), "
+                                  "(4, 3), (2, 3, 2), 12 steps", "SGD", {"lr": 0.05},
+                                  [(5,), (4, 3), (2, 3, 2)], 12),
+                   optimizer_case("sgd_large_lr", "sgd", "lr=1.5, parameter (7,), 10 steps",
+                                  "SGD", {"lr": 1.5}, [(7,)], 10)],
+    },
+    "momentum": {
+        "public": [optimizer_case("momentum_one_parameter", "momentum", "lr=0.1, momentum=0.9, "
+                                  "one (3, 4) parameter, 10 steps", "SGDMomentum",
+                                  {"lr": 0.1, "momentum": 0.9}, [(3, 4)], 10)],
+        "hidden": [optimizer_case("momentum_three_parameters", "momentum", "lr=0.05, momentum="
+                                  "0.8, parameters (5,), (4, 3), (2, 3, 2), 15 steps",
+                                  "SGDMomentum", {"lr": 0.05, "momentum": 0.8},
+                                  [(5,), (4, 3), (2, 3, 2)], 15),
+                   optimizer_case("momentum_default", "momentum", "lr=0.1 and the default "
+                                  "momentum (0.0), 10 steps", "SGDMomentum", {"lr": 0.1},
+                                  [(6,)], 10),
+                   optimizer_case("momentum_high", "momentum", "lr=0.01, momentum=0.99, "
+                                  "parameter (2, 5), 20 steps", "SGDMomentum",
+                                  {"lr": 0.01, "momentum": 0.99}, [(2, 5)], 20)],
+    },
+}
+
+
+def _write_section(out: Path, section: Section, cases: list[tuple[Case, dict, dict]]) -> None:
+    inputs_dir, expected_dir = common.input_dir(out, section), common.expected_dir(out, section)
+    inputs_dir.mkdir(parents=True)
+    expected_dir.mkdir(parents=True)
+    records = {"section": section.name, "cases": [case.to_json() for case, _, _ in cases]}
+    (inputs_dir / common.CASES_FILE).write_text(json.dumps(records, indent=2) + "\n",
+                                                encoding="utf-8")
+    for case, inputs, expected in cases:
+        common.save_npz(inputs_dir / f"{case.name}.npz", inputs)
+        common.save_npz(expected_dir / f"{case.name}.npz", expected)
+
+
+def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[Path]:
+    """(Re)write ``out/public`` and ``out/hidden``; other files in ``out`` are kept."""
+    solution, interface = common.import_solution(REFERENCE_DIR)
+    written = []
+    for visibility in VISIBILITIES:
+        target = Path(out) / visibility
+        if target.exists():
+            shutil.rmtree(target)
+        for section in common.UNIT_SECTIONS:
+            # one stream per (section, visibility): adding a case elsewhere changes nothing here
+            rng = np.random.default_rng([seed, section.index, VISIBILITIES.index(visibility)])
+            cases = []
+            for build in CASES[section.name][visibility]:
+                case, inputs = build(rng)
+                expected = common.execute_case(solution, interface, case, inputs)
+                cases.append((case, inputs, expected))
+            _write_section(target, section, cases)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="test case directory")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    args = parser.parse_args(argv)
+    for path in generate(args.out, args.seed):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
