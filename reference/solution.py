@@ -229,8 +229,12 @@ def train_mnist_model(x_train, y_train, x_valid, y_valid):
     model.add(Dense(10))
     model.add(Softmax())
 
-    # 3) Train and validate the model using the provided data
-    model.fit(x_train, y_train, batch_size=128, epochs=8,
+    # 3) Train and validate the model using the provided data,
+    #    then fine-tune with a ten times smaller learning rate
+    model.fit(x_train, y_train, batch_size=128, epochs=10,
+              x_valid=x_valid, y_valid=y_valid)
+    model.optimizer._lr /= 10
+    model.fit(x_train, y_train, batch_size=128, epochs=3,
               x_valid=x_valid, y_valid=y_valid)
     # Your code here /\
     return model
