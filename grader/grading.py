@@ -37,6 +37,8 @@ class GradingOptions:
     cases_dir: Path = DEFAULT_CASES_DIR
     skip_mnist: bool = False
     mnist_dir: Path | None = None
+    mnist_cache_dir: Path | None = None  # default: $GRADER_CACHE_DIR or ~/.cache/nn-grader/mnist
+    mnist_fetch: bool = True  # False: only a directory or the cache, never download or npm
     slot: int = 0  # which sandbox user ids to use when several submissions run at once
     blas_threads: int = os.cpu_count() or 1
     parallel_sections: int = os.cpu_count() or 1
@@ -200,7 +202,8 @@ class SubmissionGrader:
                                   self.config.unit)
 
     def grade_mnist(self, section: Section) -> SectionResult:
-        inputs = prepare_mnist_inputs(self.options.mnist_dir, self.options.blas_threads)
+        inputs = prepare_mnist_inputs(self.options.mnist_dir, self.options.blas_threads,
+                                      self.options.mnist_cache_dir, self.options.mnist_fetch)
         files = {"mnist_train.npz": inputs.train_path, "mnist_test_images.npy": inputs.test_images_path}
         mnist = {"train": "mnist_train.npz", "test_images": "mnist_test_images.npy"}
         run, workspace = self._run(section, self.config.mnist, self.options.blas_threads,

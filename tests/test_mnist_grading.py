@@ -1,0 +1,120 @@
+"""Section 2.4: training in the sandbox, accuracy judged by the parent, limits enforced."""
+from __future__ import annotations
+
+import pytest
+
+from grader.grading import GradingOptions, grade_submission
+from grader.report_model import Verdict
+from reference import mnist_data
+from tests.grading_fixtures import (REFERENCE_SOLUTION, cases_with_limits, solution_with,
+                                    synthetic_mnist_cache)
+
+TRAINING_REGION = "    # 1) Create a Model\n"
+
+
+@pytest.fixture(scope="module")
+def mnist_cache(tmp_path_factory):
+    return synthetic_mnist_cache(tmp_path_factory.mktemp("mnist-cache"))
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return cases_with_limits(tmp_path_factory.mktemp("limits") / "cases",
+                             "[mnist]\ntimeout_seconds = 20\n")
+
+
+def grade_mnist(solution, cases, cache, blas_threads=2):
+    options = GradingOptions(cases_dir=cases, mnist_cache_dir=cache, mnist_fetch=False,
+                             blas_threads=blas_threads)
+    return grade_submission(solution, options).sections[-1]
+
+
+def test_reference_passes_and_the_report_names_the_dataset(cases, mnist_cache):
+    section = grade_mnist(REFERENCE_SOLUTION, cases, mnist_cache, blas_threads=1)
+    assert section.status == Verdict.passed and section.points == 1.0
+    assert section.mnist.accuracy > 0.9
+    assert section.mnist.dataset == mnist_data.SUBSET_NAME
+    assert (section.mnist.train_size, section.mnist.test_size) == (3000, 500)
+    assert section.mnist.blas_threads == 1 and 0 < section.mnist.seconds < 20
+
+
+def test_constant_class_model_fails_with_its_accuracy_shown(tmp_path, cases, mnist_cache):
+    constant = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + """\
+    class AlwaysThree(Layer):
+        def forward(self, inputs):
+            return np.tile(np.eye(10)[3], (inputs.shape[0], 1))
+
+        def backward(self, grad_outputs):
+            return grad_outputs[:, :1]
+
+    constant_model = Model(CategoricalCrossentropy(), SGD(lr=0.1))
+    constant_model.add(AlwaysThree(input_shape=(784,)))
+    constant_model.layers[0].output_shape = (10,)
+    print("Epoch 1/1: pretending to train")
+    return constant_model
+""")
+    section = grade_mnist(constant, cases, mnist_cache)
+    assert section.status == Verdict.wrong_answer and section.points == 0.0
+    assert section.mnist.accuracy < 0.2
+    assert f"final test accuracy {section.mnist.accuracy:.4f} is not above 0.90" in section.message
+    assert "pretending to train" in section.output_tail
+
+
+def test_training_past_the_time_limit_is_a_timeout_with_the_elapsed_time(tmp_path, mnist_cache):
+    cases = cases_with_limits(tmp_path / "cases", "[mnist]\ntimeout_seconds = 2\n")
+    sleeper = solution_with(tmp_path, TRAINING_REGION,
+                            TRAINING_REGION + "    import time\n    time.sleep(60)\n")
+    section = grade_mnist(sleeper, cases, mnist_cache)
+    assert section.status == Verdict.timeout
+    assert "time limit of 2 s exceeded while training (stopped after 2." in section.message
+    assert 2 <= section.seconds < 10
+
+
+def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cache):
+    labels = mnist_cache / mnist_data.SUBSET_NAME / "test_labels.npy"
+    assert labels.is_file()
+    cheater = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + f"""\
+    stolen = np.load({str(labels)!r})
+
+    class Oracle(Layer):
+        seen = 0
+
+        def forward(self, inputs):
+            rows = stolen[Oracle.seen:Oracle.seen + inputs.shape[0]]
+            Oracle.seen += inputs.shape[0]
+            return np.eye(10)[rows]
+
+        def backward(self, grad_outputs):
+            return grad_outputs
+
+    oracle = Model(CategoricalCrossentropy(), SGD(lr=0.1))
+    oracle.add(Oracle(input_shape=(784,)))
+    oracle.layers[0].output_shape = (10,)
+    return oracle
+""")
+    section = grade_mnist(cheater, cases, mnist_cache)
+    assert section.status == Verdict.exception
+    assert "test_labels.npy" in section.message
+    assert section.mnist.accuracy is None
+
+
+@pytest.mark.slow
+@pytest.mark.npm
+def test_reference_on_full_mnist_reaches_97_5_percent_within_60_seconds():
+    section = grade_submission(REFERENCE_SOLUTION, GradingOptions()).sections[-1]
+    assert section.mnist.dataset == mnist_data.FULL_NAME
+    assert (section.mnist.train_size, section.mnist.test_size) == (60000, 10000)
+    assert section.mnist.accuracy > 0.975
+    assert section.mnist.seconds < 60
+
+
+@pytest.mark.slow
+@pytest.mark.npm
+def test_reference_on_the_offline_subset_reaches_93_percent(tmp_path):
+    mnist_data.load_mnist(cache_dir=tmp_path, allow_download=False, allow_npm_full=False,
+                          progress=False)
+    options = GradingOptions(mnist_cache_dir=tmp_path, mnist_fetch=False)
+    section = grade_submission(REFERENCE_SOLUTION, options).sections[-1]
+    assert section.mnist.dataset == mnist_data.SUBSET_NAME
+    assert (section.mnist.train_size, section.mnist.test_size) == (8000, 2000)
+    assert section.mnist.accuracy > 0.93
