@@ -127,7 +127,15 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 # ----------------------------------------------------------------- execution
 def import_solution(directory: Path):
-    """Import ``interface`` and ``solution`` from ``directory``; returns both modules."""
+    """Import ``interface`` and ``solution`` from ``directory``; returns both modules.
+
+    Earlier imports of modules with these names are forgotten first, so the
+    files in ``directory`` are the ones imported.
+    """
+    for name in ("solution", "interface"):
+        sys.modules.pop(name, None)
+    if str(directory) in sys.path:
+        sys.path.remove(str(directory))
     sys.path.insert(0, str(directory))
     interface = importlib.import_module("interface")
     return importlib.import_module("solution"), interface

@@ -61,6 +61,11 @@ def _far_apart_logits(rng):
     return base + rng.normal(0.0, 3.0, (5, 8))
 
 
+def _large_logits(rng):
+    """The public twin of the far-apart case, so students meet overflow locally."""
+    return np.array([[800.0], [-700.0], [0.0]]) + rng.normal(0.0, 3.0, (3, 6))
+
+
 def _peaked_logits(rng):
     """One dominant logit per row: most probabilities underflow towards zero."""
     x = rng.normal(0.0, 1.0, (6, 10))
@@ -139,7 +144,10 @@ CASES: dict[str, dict[str, list[Builder]]] = {
     },
     "softmax": {
         "public": [softmax_case("softmax_small", "logits (4, 6)", 4, 6),
-                   softmax_case("softmax_batch_of_one", "a batch of one sample (1, 10)", 1, 10)],
+                   softmax_case("softmax_batch_of_one", "a batch of one sample (1, 10)", 1, 10),
+                   softmax_case("softmax_large_logits",
+                                "logits near +800 and -700 in different rows (stability: "
+                                "subtract the per-row maximum)", 3, 6, _large_logits)],
         "hidden": [softmax_case("softmax_far_apart_rows",
                                 "logits near +1000 and -1000 in different rows (stability: "
                                 "subtract the per-row maximum)", 5, 8, _far_apart_logits),

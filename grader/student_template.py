@@ -1,0 +1,116 @@
+"""Build the students' starter kit (``student_template/``) from ``reference/`` and the public cases.
+
+The kit holds the given framework and runner unchanged, ``solution.py`` with the
+body of every ``# Your code here`` region replaced by ``pass`` (its comments, which are
+hints, are kept), the public test
+cases in ``tests/`` and a README. Regeneration is byte-identical.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from grader.modification import BEGIN_MARKER, END_MARKER
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = REPO_DIR / "reference"
+PUBLIC_CASES_DIR = REPO_DIR / "test_cases" / "public"
+DEFAULT_TEMPLATE_DIR = REPO_DIR / "student_template"
+COPIED_FILES = ("interface.py", "common.py", "mnist_data.py", "run.py")
+EXECUTABLE_FILES = ("run.py",)
+
+README = """\
+# Обучение многослойных нейросетей (на numpy) / Multilayer neural networks (numpy)
+
+## По-русски
+
+Заполните в `solution.py` все фрагменты между строками `# Your code here \\/` и
+`# Your code here /\\` (сейчас там стоит `pass`). Остальной код в `solution.py`, а
+также файлы `interface.py`, `common.py`, `mnist_data.py`, `run.py` и папку `tests/`
+не изменяйте: решения с изменённым кодом (кроме `# Your code here`) могут быть не
+зачтены.
+
+Проверка (из этой папки):
+
+    ./run.py unittest relu
+    ./run.py unittest softmax
+    ./run.py unittest dense
+    ./run.py unittest crossentropy
+    ./run.py unittest sgd
+    ./run.py unittest momentum
+    ./run.py unittest all        # все шесть разделов выше
+    ./run.py unittest mnist      # обучение на MNIST: точность > 90%, не дольше 10 минут
+
+Здесь только открытые тесты; проверяющая система запускает ещё и скрытые.
+Для `mnist` данные скачиваются один раз и кэшируются; можно указать папку с четырьмя
+файлами MNIST в переменной окружения `MNIST_DIR`.
+
+В проверяющую систему загружайте только файл `solution.py`.
+
+## In English
+
+Fill in every region of `solution.py` between the lines `# Your code here \\/` and
+`# Your code here /\\` (each now holds `pass`). Do not change any other code in
+`solution.py`, nor `interface.py`, `common.py`, `mnist_data.py`, `run.py` or `tests/`:
+solutions with changed given code may not be accepted.
+
+Check your work from this folder with `./run.py unittest <section>`, where
+`<section>` is relu, softmax, dense, crossentropy, sgd, momentum, `all` (the six
+sections above) or mnist (trains on MNIST: test accuracy above 90% within
+10 minutes). Only the public tests are here; the grading system also runs hidden
+ones. MNIST is downloaded once and cached; or set `MNIST_DIR` to a folder with the
+four MNIST files.
+
+Upload only `solution.py` to the grading system.
+"""
+
+
+def stub_solution(source: str) -> str:
+    """``source`` with the code strictly inside each marked region replaced by ``pass``."""
+    out, inside = [], False
+    for line in source.splitlines(keepends=True):
+        if BEGIN_MARKER.search(line):
+            if inside:
+                raise ValueError(f"nested '# Your code here' marker: {line.strip()!r}")
+            inside = True
+            out.append(line)
+            indent = re.match(r"[ \t]*", line).group()
+        elif END_MARKER.search(line):
+            if not inside:
+                raise ValueError(f"unmatched '# Your code here' end marker: {line.strip()!r}")
+            inside = False
+            out.append(indent + "pass\n")
+            out.append(line)
+        elif not inside or line.lstrip().startswith("#"):  # comments inside are hints: kept
+            out.append(line)
+    if inside:
+        raise ValueError("a '# Your code here' region is not closed")
+    return "".join(out)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+
+
+def write_template(out: Path = DEFAULT_TEMPLATE_DIR) -> Path:
+    """(Re)create the template directory ``out`` from scratch; returns it."""
+    out = Path(out)
+    if not PUBLIC_CASES_DIR.is_dir():
+        raise FileNotFoundError(f"{PUBLIC_CASES_DIR} is missing: run `grader generate` first")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in COPIED_FILES:
+        _copy_file(REFERENCE_DIR / name, out / name)
+    for name in EXECUTABLE_FILES:
+        os.chmod(out / name, 0o755)
+    reference = (REFERENCE_DIR / "solution.py").read_text(encoding="utf-8")
+    (out / "solution.py").write_text(stub_solution(reference), encoding="utf-8", newline="")
+    for source in sorted(PUBLIC_CASES_DIR.rglob("*")):
+        if source.is_file() and "__pycache__" not in source.parts:
+            _copy_file(source, out / "tests" / source.relative_to(PUBLIC_CASES_DIR))
+    (out / "README.md").write_text(README, encoding="utf-8", newline="\n")
+    return out
