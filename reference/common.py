@@ -246,14 +246,23 @@ def compare_quantity(name: str, actual, expected: np.ndarray, rtol: float, atol:
     if reveal:
         for flat in bad[:MAX_SHOWN_MISMATCHES]:
             lines.append(f"  at {_index_text(int(flat), expected.shape)}: expected "
-                         f"{expected.ravel()[flat]!r}, got {actual64.ravel()[flat]!r}")
+                         f"{float(expected.ravel()[flat]):.10g}, got {float(actual64.ravel()[flat]):.10g}")
     return "\n".join(lines)
+
+
+QUANTITY_ORDER = ("outputs", "loss", "grad_inputs", "gradient", "weights_grad", "biases_grad")
+
+
+def _quantity_order(item: tuple[str, object]) -> tuple[int, str]:
+    """Forward results before gradients, as the student computes them."""
+    name = item[0]
+    return (QUANTITY_ORDER.index(name) if name in QUANTITY_ORDER else len(QUANTITY_ORDER), name)
 
 
 def compare_outputs(case: Case, actual: dict, expected: dict, reveal: bool = True) -> list[str]:
     """Return one explanation per mismatching quantity (empty when the case passes)."""
     problems = []
-    for name, expected_value in expected.items():
+    for name, expected_value in sorted(expected.items(), key=_quantity_order):
         if name not in actual:
             problems.append(f"`{name}`: no value was produced")
             continue
