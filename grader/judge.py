@@ -6,7 +6,10 @@ is validated by pydantic under a size cap, arrays are loaded with
 """
 from __future__ import annotations
 
+import errno
+import os
 import signal
+import stat
 import zipfile
 from pathlib import Path
 from typing import Literal
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from grader.report_model import CaseResult, Verdict
 from grader.sandbox import ChildRun
+from grader.sandbox_child import CPU_LIMIT_EXIT_CODE
 from reference import common
 from reference.common import Case, Section
 
@@ -46,14 +50,40 @@ class UnreadableOutput(Exception):
     """The child's output cannot be trusted to be what the protocol says."""
 
 
+def _open_output(path: Path):
+    """Open a file of the child's output directory for reading, a regular file only.
+
+    The child owns its work directory, so it may have replaced ``out/`` or a file in it by
+    a symbolic link (to the expected outputs, or to another submission's outputs, which
+    this process, unlike the child, can read) or by a named pipe (opening it would block
+    the grader forever). Neither is followed; the child's processes are all gone by now.
+    """
+    if path.parent.is_symlink():
+        raise UnreadableOutput(f"the output directory {path.parent.name}/ is a symbolic link")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise UnreadableOutput(f"{path.name} is missing") from None
+    except OSError as error:
+        reason = "it is a symbolic link" if error.errno == errno.ELOOP else error.strerror
+        raise UnreadableOutput(f"{path.name} cannot be opened: {reason}") from None
+    stream = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        stream.close()
+        raise UnreadableOutput(f"{path.name} is not a regular file")
+    return stream
+
+
 def read_status(out_dir: Path) -> ChildStatus | None:
     path = out_dir / "status.json"
-    if not path.is_file():
+    if not os.path.lexists(path) and not out_dir.is_symlink():
         return None
-    if path.stat().st_size > MAX_STATUS_BYTES:
-        raise UnreadableOutput(f"status file larger than {MAX_STATUS_BYTES} bytes")
+    with _open_output(path) as stream:
+        if os.fstat(stream.fileno()).st_size > MAX_STATUS_BYTES:
+            raise UnreadableOutput(f"status file larger than {MAX_STATUS_BYTES} bytes")
+        data = stream.read(MAX_STATUS_BYTES + 1)
     try:
-        return ChildStatus.model_validate_json(path.read_bytes())
+        return ChildStatus.model_validate_json(data)
     except ValidationError as error:
         raise UnreadableOutput(f"malformed status file: {error.error_count()} problems") from None
 
@@ -61,16 +91,16 @@ def read_status(out_dir: Path) -> ChildStatus | None:
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Load an ``.npz`` written by the child: no pickle, bounded unpacked size."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_OUTPUT_BYTES:
-            raise UnreadableOutput(f"{path.name} unpacks to {unpacked} bytes")
-        with np.load(path, allow_pickle=False) as arrays:
-            return {key: arrays[key] for key in arrays.files}
+        with _open_output(path) as stream:
+            with zipfile.ZipFile(stream) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_OUTPUT_BYTES:
+                raise UnreadableOutput(f"{path.name} unpacks to {unpacked} bytes")
+            stream.seek(0)
+            with np.load(stream, allow_pickle=False) as arrays:
+                return {key: arrays[key] for key in arrays.files}
     except UnreadableOutput:
         raise
-    except FileNotFoundError:
-        raise UnreadableOutput(f"{path.name} is missing") from None
     except Exception as error:  # any malformed file, a pickle included
         raise UnreadableOutput(f"{path.name}: {type(error).__name__}: {error}") from None
 
@@ -81,10 +111,10 @@ def process_end_verdict(run: ChildRun, limit_seconds: float, where: str) -> tupl
         return Verdict.timeout, (f"time limit of {limit_seconds:g} s exceeded {where} "
                                  f"(stopped after {run.seconds:.1f} s)")
     number = run.signal_number
+    if run.returncode == CPU_LIMIT_EXIT_CODE:
+        return Verdict.cpu_limit, f"CPU time limit exceeded {where}"
     if number is not None:
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
-        if number == signal.SIGXCPU:
-            return Verdict.cpu_limit, f"CPU time limit exceeded {where}"
         hint = " (this is how the memory or process limit may end a run)" if number == signal.SIGKILL else ""
         return Verdict.killed, f"killed by signal {name} {where}{hint}"
     return Verdict.exited, (f"the process exited with code {run.returncode} {where}: "

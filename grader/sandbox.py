@@ -101,8 +101,39 @@ def _tail(path: Path, max_bytes: int) -> str:
     return ("[... earlier output cut ...]\n" if size > max_bytes else "") + text
 
 
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid``, from ``/proc`` (empty when it has none or is gone)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):  # no CONFIG_PROC_CHILDREN: scan every process's parent
+        children = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if entry.name.isdigit() and fields[1] == str(pid):
+                children.append(int(entry.name))
+        return children
+
+
 def _kill_everything(process: subprocess.Popen, isolation: Isolation) -> None:
     """Kill the child's process group; the PID namespace (or PID 1 in a container) takes the rest."""
+    if isolation.mode == "namespaces" and process.returncode is None:
+        # unshare's child is PID 1 of the sandbox's PID namespace; killing it kills every
+        # process in there. It must be killed by pid, not only through the process group below:
+        # the submission may have left the group (os.setsid()), and dropping privileges cleared
+        # the parent-death signal of unshare --kill-child. Done while unshare still lives, so
+        # that the pid is still its child's. (Once unshare has exited, so has its child.)
+        for pid in _children(process.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:  # unshare reaps its child and exits: no zombie is left for the system's init
+            process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

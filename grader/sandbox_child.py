@@ -12,6 +12,7 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -76,10 +77,20 @@ def expose_python(stash_dir: str) -> None:
             _mount(stash, target, None, MS_BIND | MS_REC, None)
 
 
+CPU_LIMIT_EXIT_CODE = 128 + signal.SIGXCPU
+
+
+def _exit_on_cpu_limit(signum, frame) -> None:
+    # As PID 1 of its namespace the child ignores SIGXCPU's default action; say it by exit code.
+    os._exit(CPU_LIMIT_EXIT_CODE)
+
+
 def apply_limits(limits: dict) -> None:
+    """RLIMITs; the CPU hard limit is a second above the soft one, which ends the run cleanly."""
+    signal.signal(signal.SIGXCPU, _exit_on_cpu_limit)
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
     mebibyte = 1024 * 1024
     for name, value in (("RLIMIT_AS", limits["memory_mb"] * mebibyte),
-                        ("RLIMIT_CPU", limits["cpu_seconds"]),
                         ("RLIMIT_NPROC", limits["max_processes"]),
                         ("RLIMIT_FSIZE", limits["max_file_size_mb"] * mebibyte),
                         ("RLIMIT_CORE", 0)):
@@ -105,6 +116,13 @@ class StatusFile:
         os.replace(temporary, self.path)
 
 
+def exception_fields(common, error: Exception) -> dict:
+    """A case record for an exception raised by the student's code (a verdict, not a crash)."""
+    # memory_error: the judge's memory_limit verdict (RLIMIT_AS makes allocations fail)
+    return {"status": "exception", "error": common.student_traceback(error),
+            "error_type": type(error).__name__, "memory_error": isinstance(error, MemoryError)}
+
+
 def run_unit_section(spec: dict, status: StatusFile, common, solution, interface) -> None:
     import numpy as np
 
@@ -120,8 +138,7 @@ def run_unit_section(spec: dict, status: StatusFile, common, solution, interface
                 outputs = common.execute_case(solution, interface, case,
                                               common.load_inputs(Path(tests_dir), section, case))
             except Exception as error:  # the student's code raised: a verdict, not a crash
-                record.update(status="exception", error=common.student_traceback(error),
-                              error_type=type(error).__name__)
+                record.update(exception_fields(common, error))
             else:
                 arrays = {k: v for k, v in outputs.items()
                           if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
@@ -155,8 +172,7 @@ def run_mnist_section(spec: dict, status: StatusFile, common, solution, interfac
                             f"{type(model).__name__}")
         predicted = common.predict_classes(model, sets.x_test)
     except Exception as error:  # the student's code raised: a verdict, not a crash
-        record.update(status="exception", error=common.student_traceback(error),
-                      error_type=type(error).__name__)
+        record.update(exception_fields(common, error))
     else:
         common.save_npz(Path(spec["out_dir"]) / "hidden-mnist.npz", {"predicted": predicted})
         record.update(status="ran", not_arrays={})

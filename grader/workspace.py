@@ -61,6 +61,7 @@ def create_section_workspace(base: Path, section: Section, solution_source: byte
     # the child may pass through the grader-owned directories but list nothing there
     for directory in (base, root):
         directory.chmod(stat.S_IRWXU | stat.S_IXGRP | stat.S_IXOTH)
+    workdir.chmod(stat.S_IRWXU)  # sections graded at once cannot read each other's files
     if owner_uid is not None:
         _chown_tree(workdir, owner_uid)
     return SectionWorkspace(root=root, workdir=workdir, out_dir=out_dir,
