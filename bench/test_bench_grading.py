@@ -12,10 +12,12 @@ import sys
 
 import pytest
 
+from grader.docker_backend import docker_unavailable
 from grader.grading import GradingOptions, grade_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION
 
 UNIT_ONLY = GradingOptions(skip_mnist=True)
+UNIT_ONLY_DOCKER = GradingOptions(skip_mnist=True, backend="docker")
 
 
 def test_bare_numpy_import(benchmark):
@@ -25,3 +27,12 @@ def test_bare_numpy_import(benchmark):
 def test_grade_unit_sections_process_backend(benchmark):
     report = benchmark(grade_submission, REFERENCE_SOLUTION, UNIT_ONLY)
     assert report.total == 4.0
+
+
+@pytest.mark.docker
+def test_grade_unit_sections_docker_backend(benchmark):
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    report = benchmark(grade_submission, REFERENCE_SOLUTION, UNIT_ONLY_DOCKER)
+    assert report.total == 4.0 and report.sandbox.backend == "docker"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +25,11 @@ MnistDirOption = Annotated[Optional[Path], typer.Option(
     "--mnist-dir", envvar="MNIST_DIR", help="directory with the four standard MNIST IDX files")]
 
 
+class Backend(str, Enum):
+    process = "process"
+    docker = "docker"
+
+
 def fail(message: str) -> None:
     errors.print(f"[red]error[/red]: {message}", highlight=False)
     raise typer.Exit(2)
@@ -39,11 +45,20 @@ def grade(
     gradescope: Annotated[Optional[Path], typer.Option(help="write Gradescope's results.json")] = None,
     junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="explain every failure")] = False,
+    backend: Annotated[Backend, typer.Option(
+        help="process: sandboxed child processes here; docker: one container per submission "
+             "(build the image with docker/build_images.sh)")] = Backend.process,
+    image: Annotated[Optional[str], typer.Option(
+        help="grading image of the docker backend (default: docker.image in grading.toml, "
+             "nn-grader:latest)")] = None,
 ) -> None:
     """Grade one submission on the public and hidden cases: points out of 5."""
     from grader import render_gradescope, render_junit
 
-    options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir)
+    if image is not None and backend != Backend.docker:
+        fail("--image is only used with --backend docker")
+    options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
+                             backend=backend.value, image=image)
     try:
         report = grade_submission(submission, options)
     except (GradingError, ConfigError, MnistDataError) as error:

@@ -42,10 +42,26 @@ class Policy(Strict):
         False, description="fail the whole submission when given code outside the solution regions changed")
 
 
+class DockerSettings(Strict):
+    """The Docker backend (``grader grade --backend docker``): one container per submission."""
+
+    image: str = Field("nn-grader:latest", min_length=1,
+                       description="grading image (docker/build_images.sh builds nn-grader:latest)")
+    cpus: float = Field(2.0, gt=0, description="CPUs the container may use (docker --cpus)")
+    memory_mb: int = Field(6144, ge=512, description="memory of the whole container, all sections "
+                                                     "(cgroup limit, no swap)")
+    pids_limit: int = Field(256, ge=16, description="processes and threads in the container")
+    tmpfs_mb: int = Field(256, ge=16, description="size of the scratch tmpfs /tmp (the sections' "
+                                                  "working directories)")
+    timeout_margin_seconds: float = Field(60, ge=0, description="added to the sum of the section "
+                                                                "timeouts; past it the container is killed")
+
+
 class GradingConfig(Strict):
     unit: Limits = Limits()
     mnist: MnistLimits = MnistLimits()
     policy: Policy = Policy()
+    docker: DockerSettings = DockerSettings()
 
 
 def load_config(cases_dir: Path) -> GradingConfig:

@@ -60,6 +60,11 @@ def _namespaces_work(prefix: list[str]) -> bool:
         return False
 
 
+CONTAINER_ISOLATION = Isolation(
+    mode="container", network_cut=True, can_hide_paths=True, drops_privileges=False,
+    notes=["inside the grading container: no network, nothing secret mounted"])
+
+
 @functools.cache
 def detect_isolation() -> Isolation:
     """Probe once which isolation works here."""
@@ -73,9 +78,7 @@ def detect_isolation() -> Isolation:
             return Isolation(mode="namespaces", command_prefix=prefix, network_cut=True,
                              can_hide_paths=True, drops_privileges=is_root, notes=notes)
     if os.environ.get("GRADER_IN_CONTAINER") == "1":
-        return Isolation(mode="container", network_cut=True, can_hide_paths=True,
-                         drops_privileges=False,
-                         notes=["inside the grading container: no network, nothing secret mounted"])
+        return CONTAINER_ISOLATION
     return Isolation(mode="none", network_cut=False, can_hide_paths=False,
                      drops_privileges=False,
                      notes=["namespaces unavailable: the network could not be cut and the "
@@ -138,8 +141,27 @@ def _kill_everything(process: subprocess.Popen, isolation: Isolation) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if isolation.mode == "container" and os.getpid() == 1:
-        os.kill(-1, signal.SIGKILL)  # as PID 1 this spares only ourselves
+    if _is_container_init(isolation):
+        try:
+            os.kill(-1, signal.SIGKILL)  # as PID 1 this spares only ourselves
+        except ProcessLookupError:  # nothing else was left
+            pass
+
+
+def _is_container_init(isolation: Isolation) -> bool:
+    return isolation.mode == "container" and os.getpid() == 1
+
+
+def _reap_orphans(seconds: float = 5.0) -> None:
+    """As a container's PID 1, collect the killed orphans (they still count as processes)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
 
 
 def run_child(spec_path: Path, workdir: Path, limits: Limits, blas_threads: int,
@@ -160,6 +182,8 @@ def run_child(spec_path: Path, workdir: Path, limits: Limits, blas_threads: int,
         finally:
             _kill_everything(process, isolation)
             process.wait()
+            if _is_container_init(isolation):
+                _reap_orphans()
     return ChildRun(returncode=process.returncode, timed_out=timed_out,
                     seconds=round(time.perf_counter() - started, 3),
                     output_tail=_tail(log_path, limits.max_output_kb * 1024))

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 MS_REC, MS_PRIVATE, MS_BIND, MS_RDONLY = 0x4000, 0x40000, 0x1000, 0x1
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
@@ -28,9 +29,22 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(error, f"mount {target}: {os.strerror(error)}")
 
 
-def hide_paths(paths: list[str]) -> None:
-    """Cover secret paths (expected outputs, test labels) in this private mount namespace."""
-    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+def cover(directory: str, keep: list[str], options: str) -> None:
+    """Mount an empty tmpfs over ``directory``, with the directories ``keep`` bound back in.
+
+    The kept directories are reached through file descriptors opened before the
+    cover, since their paths are hidden by it afterwards.
+    """
+    descriptors = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep]
+    _mount("tmpfs", directory, "tmpfs", 0, options)
+    for path, descriptor in zip(keep, descriptors):
+        os.makedirs(path, mode=0o711, exist_ok=True)
+        _mount(f"/proc/self/fd/{descriptor}", path, None, MS_BIND | MS_REC, None)
+        os.close(descriptor)
+
+
+def hide_secrets(paths: list[str]) -> None:
+    """Cover secret paths (expected outputs, test labels, the reference solution)."""
     for path in paths:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=4k,mode=0555")
@@ -49,7 +63,7 @@ def _blocked_ancestor(path: str) -> tuple[str, str] | None:
     return None
 
 
-def expose_python(stash_dir: str) -> None:
+def expose_python() -> None:
     """Let an unprivileged uid reach the interpreter when it lives under e.g. ``/root``.
 
     The closed directory is covered by an empty tmpfs (hiding the rest of it,
@@ -62,19 +76,25 @@ def expose_python(stash_dir: str) -> None:
         blocked = _blocked_ancestor(path) if os.path.exists(path) else None
         if blocked and blocked[1] not in covered.setdefault(blocked[0], []):
             covered[blocked[0]].append(blocked[1])
-    for number, (closed, children) in enumerate(covered.items()):
-        stashes = []
-        for index, child in enumerate(children):
-            stash = os.path.join(stash_dir, f"{number}-{index}")
-            os.mkdir(stash, 0o711)
-            _mount(child, stash, None, MS_BIND | MS_REC, None)
-            stashes.append(stash)
-        _mount("tmpfs", closed, "tmpfs", 0, "size=64k,mode=0711")
-        for child, stash in zip(children, stashes):
-            target = os.path.join(closed, os.path.basename(child))
-            if not os.path.exists(target):
-                os.mkdir(target, 0o755)
-            _mount(stash, target, None, MS_BIND | MS_REC, None)
+    for closed, children in covered.items():
+        cover(closed, children, "size=64k,mode=0711")
+
+
+def isolate_filesystem(spec: dict) -> None:
+    """In this private mount namespace: hide secrets, give fresh scratch directories.
+
+    Whatever the submission writes to /tmp, /var/tmp or /dev/shm vanishes with
+    the namespace; only its work directory is kept visible.
+    """
+    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    hide_secrets(spec["hide_paths"])
+    scratch = f"size={spec['limits']['max_file_size_mb']}m,mode=1777"
+    for directory in SCRATCH_DIRS:
+        if os.path.isdir(directory):
+            keep = [spec["workdir"]] if spec["workdir"].startswith(directory + os.sep) else []
+            cover(directory, keep, scratch)
+    if spec["sandbox_uid"] is not None:
+        expose_python()
 
 
 CPU_LIMIT_EXIT_CODE = 128 + signal.SIGXCPU
@@ -184,10 +204,9 @@ def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     workdir = spec["workdir"]
     status = StatusFile(Path(spec["out_dir"]) / "status.json")
-    if spec["hide_paths"]:
-        hide_paths(spec["hide_paths"])
+    if spec["private_mounts"]:
+        isolate_filesystem(spec)
     if spec["sandbox_uid"] is not None:
-        expose_python(spec["stash_dir"])
         drop_privileges(spec["sandbox_uid"])
     os.chdir(workdir)
     sys.path.insert(0, workdir)

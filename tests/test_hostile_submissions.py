@@ -28,6 +28,7 @@ from grader.sandbox import SANDBOX_UID_BASE, detect_isolation
 from reference import common
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
 
+DROP_ROOT = "/run" if os.access("/run", os.W_OK) else "/var/lib"
 HOSTILE_DIR = Path(__file__).resolve().parent / "submissions" / "hostile"
 REFERENCE_SOURCE = REFERENCE_SOLUTION.read_text(encoding="utf-8").rstrip("\n") + "\n\n\n"
 UNIT_NAMES = [section.name for section in common.UNIT_SECTIONS]
@@ -126,14 +127,17 @@ def assert_all(report: GradingReport, verdict: Verdict) -> list[SectionResult]:
 def area(monkeypatch) -> Path:
     """A private, traversable temporary directory: the grader's ``nn-grader-*`` directories
     go there (so leftovers are this test's own), and ``area/drop`` is writable by the sandbox
-    (marker files, what a submission found)."""
+    (marker files, what a submission found). The drop directory is a link to a directory
+    outside /tmp, which the sandbox replaces by a fresh, empty one."""
     area = Path(tempfile.mkdtemp(prefix="nn-hostile-", dir="/tmp"))
     area.chmod(0o711)
-    (area / "drop").mkdir(mode=0o777)
-    (area / "drop").chmod(0o777)
+    drop = Path(tempfile.mkdtemp(prefix="nn-hostile-drop-", dir=DROP_ROOT))
+    drop.chmod(0o777)
+    (area / "drop").symlink_to(drop)
     monkeypatch.setattr(tempfile, "tempdir", str(area))
     yield area
     shutil.rmtree(area, ignore_errors=True)
+    shutil.rmtree(drop, ignore_errors=True)
 
 
 @pytest.fixture
@@ -251,7 +255,7 @@ def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
     thread.start()
     try:
         port = server.getsockname()[1]
-        report = grade(hostile("network_probe_relu", tmp_path, PORT=port, DROP_DIR=area / "drop"))
+        report = grade(hostile("network_probe_relu", tmp_path, PORT=port, DROP_DIR=(area / "drop").resolve()))
         assert accepted == [], f"the submission reached the test's server from {accepted}"
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # the server was reachable all along, from outside the sandbox
@@ -272,7 +276,7 @@ def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
 def test_expected_outputs_and_reference_solution_stay_hidden(grade, tmp_path, area):
     cases_dir = DEFAULT_CASES_DIR.resolve()  # the real one: hidden from the sandbox by mounts
     submission = hostile("read_secrets_relu", tmp_path, CASES_DIR=cases_dir,
-                         REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve(), DROP_DIR=area / "drop")
+                         REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve(), DROP_DIR=(area / "drop").resolve())
     relu = assert_only_broken(grade(submission, cases_dir), "relu", Verdict.wrong_answer)
     assert all(case.verdict == Verdict.wrong_answer for case in relu.cases)
     seen = json.loads((area / "drop" / "secrets.json").read_text())
@@ -281,6 +285,14 @@ def test_expected_outputs_and_reference_solution_stay_hidden(grade, tmp_path, ar
     gt_files = {path: outcome for path, outcome in seen["opened"].items() if "_gt" in path}
     assert gt_files and all(str(outcome).startswith("FileNotFoundError")
                             for outcome in gt_files.values()), gt_files
+
+
+@needs_sandbox
+def test_files_left_in_scratch_directories_vanish_with_the_section(grade, tmp_path):
+    token = f"hostile-litter-{uuid.uuid4().hex}"
+    assert_all(grade(hostile("scratch_litter_relu", tmp_path, TOKEN=token)), Verdict.passed)
+    for directory in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not os.path.exists(os.path.join(directory, token)), directory
 
 
 @needs_sandbox
@@ -294,7 +306,7 @@ def test_fork_bomb_is_contained(grade, tmp_path):
 @needs_sandbox
 def test_daemon_in_a_new_session_dies_with_its_section(grade, tmp_path, area):
     token = f"hostile-daemon-{uuid.uuid4().hex}"
-    report = grade(hostile("daemon_relu", tmp_path, TOKEN=token, DROP_DIR=area / "drop"),
+    report = grade(hostile("daemon_relu", tmp_path, TOKEN=token, DROP_DIR=(area / "drop").resolve()),
                    token=token)
     assert_all(report, Verdict.passed)  # the section returned the right answers
     marker = area / "drop" / "daemon.marker"
@@ -304,7 +316,7 @@ def test_daemon_in_a_new_session_dies_with_its_section(grade, tmp_path, area):
 
 @needs_sandbox
 def test_new_session_does_not_escape_the_timeout_kill(grade, tmp_path, area):
-    report = grade(hostile("setsid_escape_relu", tmp_path, DROP_DIR=area / "drop"))
+    report = grade(hostile("setsid_escape_relu", tmp_path, DROP_DIR=(area / "drop").resolve()))
     assert_only_broken(report, "relu", Verdict.timeout)
     marker = area / "drop" / "escape.marker"
     assert marker.exists(), "the escaping loop never ran: the scenario did not happen"
@@ -313,7 +325,7 @@ def test_new_session_does_not_escape_the_timeout_kill(grade, tmp_path, area):
 
 @needs_sandbox
 def test_killing_the_parent_and_pid_1_leaves_the_grader_standing(grade, tmp_path, area):
-    report = grade(hostile("kill_parent_relu", tmp_path, DROP_DIR=area / "drop"))
+    report = grade(hostile("kill_parent_relu", tmp_path, DROP_DIR=(area / "drop").resolve()))
     # Inside its PID namespace the section is PID 1, whose parent is out of sight (getppid()
     # is 0, i.e. its own process group) and which ignores signals sent from inside; it may
     # signal nothing outside (other uid). So the kills change nothing and the section passes.
@@ -326,7 +338,7 @@ def test_killing_the_parent_and_pid_1_leaves_the_grader_standing(grade, tmp_path
 @needs_sandbox
 def test_malicious_pickle_output_is_never_unpickled(grade, tmp_path, area):
     drop = area / "drop"
-    report = grade(hostile("malicious_pickle_relu", tmp_path, DROP_DIR=drop))
+    report = grade(hostile("malicious_pickle_relu", tmp_path, DROP_DIR=drop.resolve()))
     relu = assert_only_broken(report, "relu", Verdict.unreadable)
     assert "Object arrays cannot be loaded when allow_pickle=False" in relu.message
     assert not (drop / "pickle.marker").exists(), "the grader unpickled the submission's output"

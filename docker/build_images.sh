@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Build the grading image (default nn-grader:latest) from a fresh machine; idempotent,
+# and fast when nothing changed (every step is skipped or cached by docker).
+#
+#   bash docker/build_images.sh                 this machine (no image registry): the base
+#                                               image grader-base:bookworm is made with
+#                                               debootstrap, pip installs offline from wheels
+#   bash docker/build_images.sh --official      FROM python:3.11-slim, pip uses its index
+#   bash docker/build_images.sh --context-only  only prepare build/ (MNIST arrays, wheel dir);
+#                                               then: docker build -f docker/Dockerfile -t nn-grader .
+#
+# Steps: (1) `grader data` prepares MNIST in the cache ($GRADER_CACHE_DIR, else
+# ~/.cache/nn-grader/mnist; $MNIST_DIR is honoured), then train.npz, test_images.npy
+# and a small info.json (dataset name, SHA-256 of test_images.npy) are copied to
+# build/docker-context-mnist/ -- never the test labels; (2) wheels of numpy and
+# pydantic, pinned to this machine's versions, into build/docker-wheels/ (local
+# mode); (3) the base image (local mode, docker/build_base_image.sh); (4) the image.
+# Environment: IMAGE (nn-grader:latest), BASE_IMAGE, PYTHON (python3).
+# Needs a running engine for (3) and (4): bash docker/engine.sh start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=local
+CONTEXT_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        --official) MODE=official ;;
+        --context-only) CONTEXT_ONLY=1 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "build_images.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+IMAGE=${IMAGE:-nn-grader:latest}
+PYTHON=${PYTHON:-python3}
+if [ "$MODE" = official ]; then BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}; else BASE_IMAGE=${BASE_IMAGE:-grader-base:bookworm}; fi
+MNIST_CONTEXT=build/docker-context-mnist
+WHEELS=build/docker-wheels
+log() { echo "build_images.sh: $*" >&2; }
+t_start=$SECONDS
+
+# ---------------------------------------------------------------- (1) MNIST
+log "preparing MNIST (grader data)"
+"$PYTHON" -m grader data
+mkdir -p "$MNIST_CONTEXT"
+"$PYTHON" - "$MNIST_CONTEXT" <<'EOF'
+"""Copy the arrays the grader uses into the build context, only when they changed."""
+import hashlib, json, shutil, sys
+from pathlib import Path
+
+from grader.mnist_section import prepare_mnist_inputs
+
+target = Path(sys.argv[1])
+inputs = prepare_mnist_inputs(None, 1, None, fetch=False)  # what `grader grade` will use
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+hashes = {}
+for source, name in ((inputs.train_path, "train.npz"), (inputs.test_images_path, "test_images.npy")):
+    hashes[name] = sha256(source)
+    if not (target / name).is_file() or sha256(target / name) != hashes[name]:
+        shutil.copyfile(source, target / name)
+        print(f"build_images.sh: copied {name} ({inputs.name})", file=sys.stderr)
+info = {"name": inputs.name, "test_images_sha256": hashes["test_images.npy"],
+        "train_sha256": hashes["train.npz"], "n_train": inputs.train_size,
+        "n_test": inputs.test_size, "source": inputs.source}
+text = json.dumps(info, indent=1, sort_keys=True) + "\n"
+info_path = target / "info.json"
+if not info_path.is_file() or info_path.read_text() != text:
+    info_path.write_text(text)
+for stray in target.iterdir():
+    if stray.name not in ("train.npz", "test_images.npy", "info.json"):
+        stray.unlink()  # e.g. never test labels
+print(f"build_images.sh: MNIST '{inputs.name}' ({inputs.train_size} + {inputs.test_size}), "
+      f"test images {hashes['test_images.npy'][:16]}...", file=sys.stderr)
+EOF
+
+# ---------------------------------------------------------------- (2) wheels
+mkdir -p "$WHEELS"
+REQUIREMENTS=$("$PYTHON" -c 'import numpy, pydantic; print(f"numpy=={numpy.__version__} pydantic=={pydantic.VERSION}")')
+if [ "$MODE" = local ]; then
+    stamp=$WHEELS/.requirements
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$REQUIREMENTS" ] && ls "$WHEELS"/numpy-*.whl >/dev/null 2>&1; then
+        log "wheels for $REQUIREMENTS already in $WHEELS"
+    else
+        log "downloading wheels: $REQUIREMENTS"
+        rm -f "$WHEELS"/*.whl
+        # shellcheck disable=SC2086  # two requirements, split on purpose
+        bash docker/wheels.sh "$WHEELS" $REQUIREMENTS
+        echo "$REQUIREMENTS" >"$stamp"
+    fi
+fi
+if [ "$CONTEXT_ONLY" = 1 ]; then
+    log "build context ready in $((SECONDS - t_start))s; now: docker build -f docker/Dockerfile -t nn-grader ."
+    exit 0
+fi
+
+# ---------------------------------------------------------------- (3) base image
+docker info >/dev/null 2>&1 || { log "no Docker engine (start one: bash docker/engine.sh start)"; exit 1; }
+if [ "$MODE" = local ]; then
+    bash docker/build_base_image.sh "$BASE_IMAGE"
+fi
+
+# ---------------------------------------------------------------- (4) grading image
+build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PIP_REQUIREMENTS=$REQUIREMENTS")
+[ "$MODE" = local ] && build_args+=(--build-arg PIP_OFFLINE=1)
+# The engine here has no buildx plugin: use the classic builder then (same result).
+docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+log "building $IMAGE from $BASE_IMAGE"
+t_build=$SECONDS
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+if ! docker build -f docker/Dockerfile -t "$IMAGE" "${build_args[@]}" . >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    log "docker build failed"; exit 1
+fi
+grep -E '^(numpy|MNIST) ' "$build_log" >&2 || true
+
+# The image must hold no secret: check what the allowlist let in.
+leaks=$(docker run --rm --network none --entrypoint sh "$IMAGE" -c \
+    'find / -xdev \( -name solution.py -o -name generate.py -o -name test_labels.npy \
+       -o -name "*_gt" -o -name test_cases -o -name grading.toml \) -print 2>/dev/null' || true)
+if [ -n "$leaks" ]; then log "the image holds files it must not:"; echo "$leaks" >&2; exit 1; fi
+docker run --rm --network none "$IMAGE" python -c 'import grader.container_entry' >/dev/null
+
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+log "built $IMAGE in $((SECONDS - t_build))s ($((SECONDS - t_start))s in all), size $((size / 1000000)) MB"
