@@ -281,7 +281,9 @@ def test_expected_outputs_and_reference_solution_stay_hidden(grade, tmp_path, ar
     assert all(case.verdict == Verdict.wrong_answer for case in relu.cases)
     seen = json.loads((area / "drop" / "secrets.json").read_text())
     assert seen["walked"] == []
-    assert seen["opened"][str(REFERENCE_SOLUTION.resolve())] == 0  # covered by /dev/null
+    # covered by /dev/null, or gone with a fresh /tmp when the repository lives there
+    reference = seen["opened"][str(REFERENCE_SOLUTION.resolve())]
+    assert reference == 0 or str(reference).startswith("FileNotFoundError"), reference
     gt_files = {path: outcome for path, outcome in seen["opened"].items() if "_gt" in path}
     assert gt_files and all(str(outcome).startswith("FileNotFoundError")
                             for outcome in gt_files.values()), gt_files
