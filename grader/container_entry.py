@@ -23,12 +23,10 @@ nor write: the submission cannot write to the host's disk at all.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import re
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 import time
@@ -38,6 +36,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from grader.config import Limits, MnistLimits
+from grader.untrusted_files import UnreadableOutput, open_regular
+from reference.mnist_data import sha256_file
 
 IMAGE_MNIST_DIR = Path("/opt/nn-grader/mnist")
 MNIST_INFO_FILE = "info.json"
@@ -100,14 +100,6 @@ def become_init() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # this process does no arithmetic
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_image_mnist(mnist_dir: Path) -> ImageMnist:
     return ImageMnist.model_validate_json((mnist_dir / MNIST_INFO_FILE).read_bytes())
 
@@ -146,18 +138,12 @@ def clear_scratch(scratch_dirs: list[str]) -> None:
 def _copy_regular(source_dir_fd: int, name: str, target: Path) -> bool:
     """Copy one regular file (never through a symlink, never a FIFO or device), size-capped."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=source_dir_fd)
-    except OSError:
-        return False
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_EXPORT_FILE_BYTES:
-            return False
-        with open(fd, "rb", closefd=False) as source, open(target, "wb") as sink:
+        with open_regular(source_dir_fd, [name], MAX_EXPORT_FILE_BYTES) as source, \
+                open(target, "wb") as sink:
             shutil.copyfileobj(source, sink, 1 << 20)
-        return True
-    finally:
-        os.close(fd)
+    except (OSError, UnreadableOutput):
+        return False
+    return True
 
 
 def export_section(out_dir: Path, run_json: str, target: Path) -> None:

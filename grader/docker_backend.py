@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -41,14 +40,16 @@ from pydantic import BaseModel, ValidationError
 from grader.config import DockerSettings, GradingConfig
 from grader.container_entry import (ENTRY_FILE, EXIT_MNIST_MISMATCH, OUTPUT_SUBDIR,
                                     RESULTS_TOKEN_ENV, RUN_FILE, ContainerSpec, EntryResult,
-                                    ImageMnist, sha256_file)
+                                    ImageMnist)
 from grader.grading import (MNIST_PREDICTIONS, VISIBILITIES, GradingError, GradingOptions,
                             judge_mnist_section, judge_unit_section, skipped_section)
 from grader.judge import MAX_OUTPUT_BYTES, MAX_STATUS_BYTES
 from grader.mnist_section import MnistInputs, prepare_mnist_inputs
 from grader.report_model import SandboxInfo, SectionResult
 from grader.sandbox import ChildRun
+from grader.untrusted_files import UnreadableOutput, read_regular
 from reference import common
+from reference.mnist_data import sha256_file
 from reference.common import Case
 
 CONTAINER_LABEL = "nn-grader"  # every container carries label nn-grader=1
@@ -144,47 +145,6 @@ def copy_case_inputs(cases_dir: Path, target: Path) -> Path:
     return target
 
 
-def safe_read(root: Path, parts: list[str], max_bytes: int) -> bytes | None:
-    """Bytes of ``root/<parts>``, a regular file reached without any symlink; None if absent.
-
-    Raises ``ValueError`` when the file is not regular or larger than ``max_bytes``.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW
-    try:
-        fd = os.open(root, flags | os.O_DIRECTORY)
-    except OSError:
-        return None
-    try:
-        for part in parts[:-1]:
-            try:
-                next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            except OSError:
-                return None
-            os.close(fd)
-            fd = next_fd
-        try:
-            file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise ValueError(f"{parts[-1]}: {error.strerror}") from None
-        try:
-            info = os.fstat(file_fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError(f"{parts[-1]} is not a regular file")
-            if info.st_size > max_bytes:
-                raise ValueError(f"{parts[-1]} is larger than {max_bytes} bytes")
-            with open(file_fd, "rb", closefd=False) as stream:
-                data = stream.read(max_bytes + 1)
-            if len(data) > max_bytes:
-                raise ValueError(f"{parts[-1]} is larger than {max_bytes} bytes")
-            return data
-        finally:
-            os.close(file_fd)
-    finally:
-        os.close(fd)
-
-
 def collect_section(results: Path, name: str, expected_files: list[str], target: Path,
                     max_output_kb: int) -> ChildRun | None:
     """Copy a section's results to a host-private ``target``; its ChildRun, or None if absent.
@@ -194,16 +154,16 @@ def collect_section(results: Path, name: str, expected_files: list[str], target:
     """
     target.mkdir(parents=True)
     try:
-        raw = safe_read(results, [name, RUN_FILE], max_output_kb * 1024 * 8 + (64 << 10))
+        raw = read_regular(results, [name, RUN_FILE], max_output_kb * 1024 * 8 + (64 << 10))
         run = ChildRun.model_validate_json(raw) if raw is not None else None
-    except (ValueError, ValidationError):
+    except (UnreadableOutput, ValidationError):
         run = None
     caps = {"status.json": MAX_STATUS_BYTES}
     for file_name in ["status.json", *expected_files]:
         cap = caps.get(file_name, MAX_OUTPUT_BYTES)
         try:
-            data = safe_read(results, [name, OUTPUT_SUBDIR, file_name], cap)
-        except ValueError:
+            data = read_regular(results, [name, OUTPUT_SUBDIR, file_name], cap)
+        except UnreadableOutput:
             # unreadable: leave a marker the judge cannot parse, rather than "missing"
             data = b"\0unreadable"
         if data is not None:
@@ -213,9 +173,9 @@ def collect_section(results: Path, name: str, expected_files: list[str], target:
 
 def read_entry(results: Path) -> EntryResult | None:
     try:
-        raw = safe_read(results, [ENTRY_FILE], MAX_ENTRY_BYTES)
+        raw = read_regular(results, [ENTRY_FILE], MAX_ENTRY_BYTES)
         return EntryResult.model_validate_json(raw) if raw is not None else None
-    except (ValueError, ValidationError):
+    except (UnreadableOutput, ValidationError):
         return None
 
 

@@ -25,7 +25,8 @@ from grader.mnist_section import MnistInputs, prepare_mnist_inputs
 from grader.modification import check_modifications
 from grader.report_model import (CaseResult, GradingReport, SandboxInfo,
                                  SectionResult, Verdict)
-from grader.sandbox import SANDBOX_UID_BASE, ChildRun, Isolation, detect_isolation, run_child
+from grader.sandbox import (SANDBOX_UID_BASE, ChildRun, Isolation, detect_isolation,
+                            kill_running_children, run_child)
 from grader.workspace import REFERENCE_DIR, SectionWorkspace, create_section_workspace, write_spec
 from reference import common
 from reference.common import Case, CaseFileError, Section
@@ -264,13 +265,21 @@ def _grade_with_processes(source: bytes, options: GradingOptions, config: Gradin
 
     with tempfile.TemporaryDirectory(prefix="nn-grader-") as base:
         grader = SubmissionGrader(source, options, config, isolation, Path(base))
-        with ThreadPoolExecutor(max_workers=max(1, options.parallel_sections)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, options.parallel_sections))
+        try:
             futures = [pool.submit(grader.grade_unit, section, cases[section.name])
                        for section in common.UNIT_SECTIONS]
             for future in futures:
                 done(future.result())
-        mnist_section = common.SECTIONS_BY_NAME["mnist"]
-        done(skipped_section(mnist_section) if options.skip_mnist else grader.grade_mnist(mnist_section))
+            mnist_section = common.SECTIONS_BY_NAME["mnist"]
+            done(skipped_section(mnist_section) if options.skip_mnist
+                 else grader.grade_mnist(mnist_section))
+        except BaseException:  # Ctrl-C: no child may outlive the grader or its temp files
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_running_children()
+            raise
+        finally:
+            pool.shutdown(wait=True)
     sandbox = SandboxInfo(backend="process", isolation=isolation.mode,
                           network_cut=isolation.network_cut, secrets_hidden=isolation.can_hide_paths,
                           sandbox_uid=SANDBOX_UID_BASE if isolation.drops_privileges else None,

