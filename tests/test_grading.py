@@ -153,3 +153,12 @@ def test_ctrl_c_stops_the_grader_and_leaves_no_sandbox_behind(tmp_path):
     alive = [pid for pid in os.listdir("/proc") if pid.isdigit()
              and token in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
     assert alive == []
+
+
+def test_missing_class_is_named_and_costs_only_its_section(tmp_path):
+    renamed = solution_with(tmp_path, "class SGDMomentum(Optimizer):", "class SGDWithMomentum(Optimizer):")
+    report = grade_submission(renamed, UNIT)
+    momentum = report.sections[5]
+    assert momentum.status == Verdict.missing and momentum.points == 0.0
+    assert "module 'solution' has no attribute 'SGDMomentum'" in momentum.message
+    assert report.total == 3.5
