@@ -70,31 +70,45 @@ def expose_python() -> None:
     the grader's caches among them) and only the interpreter's subtree is bound
     back in.
     """
-    needed = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path[1:]}
     covered: dict[str, list[str]] = {}
-    for path in sorted(needed):
-        blocked = _blocked_ancestor(path) if os.path.exists(path) else None
+    for path in sorted(python_paths()):
+        blocked = _blocked_ancestor(path)
         if blocked and blocked[1] not in covered.setdefault(blocked[0], []):
             covered[blocked[0]].append(blocked[1])
     for closed, children in covered.items():
         cover(closed, children, "size=64k,mode=0711")
 
 
+def python_paths() -> set[str]:
+    """Where this interpreter finds its modules (a virtual environment may live in /tmp)."""
+    return {path for path in {sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path[1:]}
+            if os.path.isdir(path)}
+
+
+def kept_inside(directory: str, paths: set[str]) -> list[str]:
+    """The outermost of ``paths`` below ``directory``: what covering it must keep."""
+    inside = sorted(path for path in paths if path.startswith(directory.rstrip("/") + "/"))
+    return [path for path in inside
+            if not any(path.startswith(other + "/") for other in inside if other != path)]
+
+
 def isolate_filesystem(spec: dict) -> None:
-    """In this private mount namespace: hide secrets, give fresh scratch directories.
+    """In this private mount namespace: fresh scratch directories, secrets hidden.
 
     Whatever the submission writes to /tmp, /var/tmp or /dev/shm vanishes with
-    the namespace; only its work directory is kept visible.
+    the namespace; only its work directory (and the interpreter's own
+    directories, for a virtual environment there) stay visible. Secrets are
+    hidden afterwards, also inside what was kept.
     """
     _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    hide_secrets(spec["hide_paths"])
     scratch = f"size={spec['limits']['max_file_size_mb']}m,mode=1777"
+    keep = python_paths() | {spec["workdir"]}
     for directory in SCRATCH_DIRS:
         if os.path.isdir(directory):
-            keep = [spec["workdir"]] if spec["workdir"].startswith(directory + os.sep) else []
-            cover(directory, keep, scratch)
+            cover(directory, kept_inside(directory, keep), scratch)
     if spec["sandbox_uid"] is not None:
         expose_python()
+    hide_secrets(spec["hide_paths"])
 
 
 CPU_LIMIT_EXIT_CODE = 128 + signal.SIGXCPU
