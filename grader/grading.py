@@ -266,9 +266,10 @@ def _grade_with_processes(source: bytes, options: GradingOptions, config: Gradin
     with tempfile.TemporaryDirectory(prefix="nn-grader-") as base:
         grader = SubmissionGrader(source, options, config, isolation, Path(base))
         pool = ThreadPoolExecutor(max_workers=max(1, options.parallel_sections))
+        futures = []
         try:
-            futures = [pool.submit(grader.grade_unit, section, cases[section.name])
-                       for section in common.UNIT_SECTIONS]
+            futures += [pool.submit(grader.grade_unit, section, cases[section.name])
+                        for section in common.UNIT_SECTIONS]
             for future in futures:
                 done(future.result())
             mnist_section = common.SECTIONS_BY_NAME["mnist"]
@@ -276,7 +277,9 @@ def _grade_with_processes(source: bytes, options: GradingOptions, config: Gradin
                  else grader.grade_mnist(mnist_section))
         except BaseException:  # Ctrl-C: no child may outlive the grader or its temp files
             pool.shutdown(wait=False, cancel_futures=True)
-            kill_running_children()
+            while not all(future.done() for future in futures):  # a child may start meanwhile
+                kill_running_children()
+                time.sleep(0.05)
             raise
         finally:
             pool.shutdown(wait=True)
