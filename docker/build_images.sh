@@ -44,22 +44,14 @@ log "preparing MNIST (grader data)"
 mkdir -p "$MNIST_CONTEXT"
 "$PYTHON" - "$MNIST_CONTEXT" <<'EOF'
 """Copy the arrays the grader uses into the build context, only when they changed."""
-import hashlib, json, shutil, sys
+import json, shutil, sys
 from pathlib import Path
 
 from grader.mnist_section import prepare_mnist_inputs
+from reference.mnist_data import sha256_file as sha256
 
 target = Path(sys.argv[1])
 inputs = prepare_mnist_inputs(None, 1, None, fetch=False)  # what `grader grade` will use
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 hashes = {}
 for source, name in ((inputs.train_path, "train.npz"), (inputs.test_images_path, "test_images.npy")):

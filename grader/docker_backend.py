@@ -41,12 +41,13 @@ from grader.config import DockerSettings, GradingConfig
 from grader.container_entry import (ENTRY_FILE, EXIT_MNIST_MISMATCH, OUTPUT_SUBDIR,
                                     RESULTS_TOKEN_ENV, RUN_FILE, ContainerSpec, EntryResult,
                                     ImageMnist)
-from grader.grading import (MNIST_PREDICTIONS, VISIBILITIES, GradingError, GradingOptions,
+from grader.grading import (VISIBILITIES, GradingError, GradingOptions,
                             judge_mnist_section, judge_unit_section, skipped_section)
 from grader.judge import MAX_OUTPUT_BYTES, MAX_STATUS_BYTES
 from grader.mnist_section import MnistInputs, prepare_mnist_inputs
 from grader.report_model import SandboxInfo, SectionResult
 from grader.sandbox import ChildRun
+from grader.sandbox_child import MNIST_PREDICTIONS, case_output_name
 from grader.untrusted_files import UnreadableOutput, read_regular
 from reference import common
 from reference.mnist_data import sha256_file
@@ -118,12 +119,6 @@ def docker_unavailable(image: str | None = None) -> str | None:
     except GradingError as error:
         return str(error)
     return None
-
-
-def leftover_containers(client=None) -> list:
-    """Containers of this grader still present (normally none)."""
-    client = client or docker_client()
-    return client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}=1"})
 
 
 # ------------------------------------------------------------------ host files
@@ -352,7 +347,7 @@ def grade_in_container(source: bytes, options: GradingOptions, config: GradingCo
                 expected = [MNIST_PREDICTIONS]
                 limits = config.mnist
             else:
-                expected = [f"{visibility}-{case.name}.npz" for visibility, case in cases[name]]
+                expected = [case_output_name(visibility, case.name) for visibility, case in cases[name]]
                 limits = config.unit
             run = collect_section(results, name, expected, private / name, limits.max_output_kb)
             run = run or _missing_run(outcome, settings)

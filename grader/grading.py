@@ -27,6 +27,7 @@ from grader.report_model import (CaseResult, GradingReport, SandboxInfo,
                                  SectionResult, Verdict)
 from grader.sandbox import (SANDBOX_UID_BASE, ChildRun, Isolation, detect_isolation,
                             kill_running_children, run_child)
+from grader.sandbox_child import MNIST_PREDICTIONS
 from grader.workspace import REFERENCE_DIR, SectionWorkspace, create_section_workspace, write_spec
 from reference import common
 from reference.common import Case, CaseFileError, Section
@@ -35,7 +36,6 @@ REPO_DIR = REFERENCE_DIR.parent
 DEFAULT_CASES_DIR = REPO_DIR / "test_cases"
 VISIBILITIES = ("public", "hidden")
 MAX_SUBMISSION_BYTES = 1 << 20
-MNIST_PREDICTIONS = "hidden-mnist.npz"  # what the MNIST child writes to its output directory
 BACKENDS = ("process", "docker")
 
 

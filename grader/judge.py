@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from grader.report_model import CaseResult, Verdict
 from grader.sandbox import ChildRun
-from grader.sandbox_child import CPU_LIMIT_EXIT_CODE
+from grader.sandbox_child import CPU_LIMIT_EXIT_CODE, case_output_name
 from grader.untrusted_files import UnreadableOutput, open_regular, read_regular
 from reference import common
 from reference.common import Case, Section
@@ -84,7 +84,10 @@ def process_end_verdict(run: ChildRun, limit_seconds: float, where: str) -> tupl
     if run.returncode == CPU_LIMIT_EXIT_CODE:
         return Verdict.cpu_limit, f"CPU time limit exceeded {where}"
     if number is not None:
-        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
         hint = " (this is how the memory or process limit may end a run)" if number == signal.SIGKILL else ""
         return Verdict.killed, f"killed by signal {name} {where}{hint}"
     return Verdict.exited, (f"the process exited with code {run.returncode} {where}: "
@@ -108,7 +111,7 @@ def judge_case(case: Case, record: ChildCase, out_dir: Path, expected_dir: Path,
         return CaseResult(**result, verdict=exception_verdict(record),
                           message=common.case_failure_text(case, [record.error]))
     try:
-        actual: dict = read_arrays(out_dir / f"{visibility}-{case.name}.npz")
+        actual: dict = read_arrays(out_dir / case_output_name(visibility, case.name))
     except UnreadableOutput as error:
         return CaseResult(**result, verdict=Verdict.unreadable,
                           message=f"case {case.name}: output unreadable: {error}")

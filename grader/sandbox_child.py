@@ -112,6 +112,12 @@ def isolate_filesystem(spec: dict) -> None:
 
 
 CPU_LIMIT_EXIT_CODE = 128 + signal.SIGXCPU
+MNIST_PREDICTIONS = "hidden-mnist.npz"  # the MNIST section's output file
+
+
+def case_output_name(visibility: str, case_name: str) -> str:
+    """The output file of one case in the child's output directory (the judge reads it)."""
+    return f"{visibility}-{case_name}.npz"
 
 
 def _exit_on_cpu_limit(signum, frame) -> None:
@@ -178,21 +184,20 @@ def run_unit_section(spec: dict, status: StatusFile, common, solution, interface
                           if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
                 record["not_arrays"] = {k: common.describe_value(v) for k, v in outputs.items()
                                         if k not in arrays}
-                common.save_npz(out_dir / f"{visibility}-{case.name}.npz", arrays)
+                common.save_npz(out_dir / case_output_name(visibility, case.name), arrays)
                 record["status"] = "ran"
             record["seconds"] = round(time.perf_counter() - started, 4)
             status.save()
 
 
 def run_mnist_section(spec: dict, status: StatusFile, common, solution, interface) -> None:
+    import mnist_data
     import numpy as np
 
     data = spec["mnist"]
     with np.load(data["train"], allow_pickle=False) as train:
         x_train, y_train = train["x"], train["y"]
     x_test = np.load(data["test_images"], allow_pickle=False)
-    import mnist_data
-
     sets = mnist_data.preprocess_course(x_train, y_train, x_test)
     record = {"name": "mnist", "visibility": "hidden", "status": "running"}
     status.data["cases"].append(record)
@@ -208,7 +213,7 @@ def run_mnist_section(spec: dict, status: StatusFile, common, solution, interfac
     except Exception as error:  # the student's code raised: a verdict, not a crash
         record.update(exception_fields(common, error))
     else:
-        common.save_npz(Path(spec["out_dir"]) / "hidden-mnist.npz", {"predicted": predicted})
+        common.save_npz(Path(spec["out_dir"]) / MNIST_PREDICTIONS, {"predicted": predicted})
         record.update(status="ran", not_arrays={})
     record["seconds"] = round(time.perf_counter() - started, 3)
     status.save()

@@ -24,7 +24,6 @@ TRUSTED_FILES = ("interface.py", "common.py", "mnist_data.py")
 class SectionWorkspace:
     """Paths of one section's run; ``workdir`` is all the child may write to."""
 
-    root: Path
     workdir: Path
     out_dir: Path
     spec_path: Path
@@ -64,7 +63,7 @@ def create_section_workspace(base: Path, section: Section, solution_source: byte
     workdir.chmod(stat.S_IRWXU)  # sections graded at once cannot read each other's files
     if owner_uid is not None:
         _chown_tree(workdir, owner_uid)
-    return SectionWorkspace(root=root, workdir=workdir, out_dir=out_dir,
+    return SectionWorkspace(workdir=workdir, out_dir=out_dir,
                             spec_path=root / "spec.json")
 
 

@@ -25,6 +25,7 @@ import pytest
 from grader.grading import DEFAULT_CASES_DIR, GradingOptions, grade_submission
 from grader.report_model import GradingReport, SectionResult, Verdict
 from grader.sandbox import SANDBOX_UID_BASE, detect_isolation
+from grader.sandbox_child import case_output_name
 from reference import common
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
 
@@ -54,6 +55,11 @@ def hostile(name: str, directory: Path, **values) -> Path:
     path = directory / "solution.py"
     path.write_text(REFERENCE_SOURCE + tail, encoding="utf-8")
     return path
+
+
+def drop_dir(area: Path) -> Path:
+    """The real drop directory: ``area`` is under /tmp, which the sandbox replaces."""
+    return (area / "drop").resolve()
 
 
 def line_of(path: Path, text: str) -> int:
@@ -255,7 +261,7 @@ def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
     thread.start()
     try:
         port = server.getsockname()[1]
-        report = grade(hostile("network_probe_relu", tmp_path, PORT=port, DROP_DIR=(area / "drop").resolve()))
+        report = grade(hostile("network_probe_relu", tmp_path, PORT=port, DROP_DIR=drop_dir(area)))
         assert accepted == [], f"the submission reached the test's server from {accepted}"
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # the server was reachable all along, from outside the sandbox
@@ -276,7 +282,7 @@ def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
 def test_expected_outputs_and_reference_solution_stay_hidden(grade, tmp_path, area):
     cases_dir = DEFAULT_CASES_DIR.resolve()  # the real one: hidden from the sandbox by mounts
     submission = hostile("read_secrets_relu", tmp_path, CASES_DIR=cases_dir,
-                         REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve(), DROP_DIR=(area / "drop").resolve())
+                         REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve(), DROP_DIR=drop_dir(area))
     relu = assert_only_broken(grade(submission, cases_dir), "relu", Verdict.wrong_answer)
     assert all(case.verdict == Verdict.wrong_answer for case in relu.cases)
     seen = json.loads((area / "drop" / "secrets.json").read_text())
@@ -308,7 +314,7 @@ def test_fork_bomb_is_contained(grade, tmp_path):
 @needs_sandbox
 def test_daemon_in_a_new_session_dies_with_its_section(grade, tmp_path, area):
     token = f"hostile-daemon-{uuid.uuid4().hex}"
-    report = grade(hostile("daemon_relu", tmp_path, TOKEN=token, DROP_DIR=(area / "drop").resolve()),
+    report = grade(hostile("daemon_relu", tmp_path, TOKEN=token, DROP_DIR=drop_dir(area)),
                    token=token)
     assert_all(report, Verdict.passed)  # the section returned the right answers
     marker = area / "drop" / "daemon.marker"
@@ -318,7 +324,7 @@ def test_daemon_in_a_new_session_dies_with_its_section(grade, tmp_path, area):
 
 @needs_sandbox
 def test_new_session_does_not_escape_the_timeout_kill(grade, tmp_path, area):
-    report = grade(hostile("setsid_escape_relu", tmp_path, DROP_DIR=(area / "drop").resolve()))
+    report = grade(hostile("setsid_escape_relu", tmp_path, DROP_DIR=drop_dir(area)))
     assert_only_broken(report, "relu", Verdict.timeout)
     marker = area / "drop" / "escape.marker"
     assert marker.exists(), "the escaping loop never ran: the scenario did not happen"
@@ -327,7 +333,7 @@ def test_new_session_does_not_escape_the_timeout_kill(grade, tmp_path, area):
 
 @needs_sandbox
 def test_killing_the_parent_and_pid_1_leaves_the_grader_standing(grade, tmp_path, area):
-    report = grade(hostile("kill_parent_relu", tmp_path, DROP_DIR=(area / "drop").resolve()))
+    report = grade(hostile("kill_parent_relu", tmp_path, DROP_DIR=drop_dir(area)))
     # Inside its PID namespace the section is PID 1, whose parent is out of sight (getppid()
     # is 0, i.e. its own process group) and which ignores signals sent from inside; it may
     # signal nothing outside (other uid). So the kills change nothing and the section passes.
@@ -340,7 +346,7 @@ def test_killing_the_parent_and_pid_1_leaves_the_grader_standing(grade, tmp_path
 @needs_sandbox
 def test_malicious_pickle_output_is_never_unpickled(grade, tmp_path, area):
     drop = area / "drop"
-    report = grade(hostile("malicious_pickle_relu", tmp_path, DROP_DIR=drop.resolve()))
+    report = grade(hostile("malicious_pickle_relu", tmp_path, DROP_DIR=drop_dir(area)))
     relu = assert_only_broken(report, "relu", Verdict.unreadable)
     assert "Object arrays cannot be loaded when allow_pickle=False" in relu.message
     assert not (drop / "pickle.marker").exists(), "the grader unpickled the submission's output"
@@ -376,7 +382,7 @@ def test_output_directory_linked_elsewhere_is_not_followed(grade, tmp_path, area
         tests_dir = fast_unit_cases / visibility
         for case in common.load_cases(tests_dir, section):
             shutil.copyfile(common.expected_dir(tests_dir, section) / f"{case.name}.npz",
-                            borrowed / f"{visibility}-{case.name}.npz")
+                            borrowed / case_output_name(visibility, case.name))
             records.append({"name": case.name, "visibility": visibility, "status": "ran"})
     (borrowed / "status.json").write_text(json.dumps({"cases": records, "finished": True}))
     relu = assert_only_broken(grade(hostile("borrowed_out_dir_relu", tmp_path,
