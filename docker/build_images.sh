@@ -11,10 +11,11 @@
 #
 # Steps: (1) `grader data` prepares MNIST in the cache ($GRADER_CACHE_DIR, else
 # ~/.cache/nn-grader/mnist; $MNIST_DIR is honoured), then train.npz, test_images.npy
-# and a small info.json (dataset name, SHA-256 of test_images.npy) are copied to
-# build/docker-context-mnist/ -- never the test labels; (2) wheels of numpy and
-# pydantic, pinned to this machine's versions, into build/docker-wheels/ (local
-# mode); (3) the base image (local mode, docker/build_base_image.sh); (4) the image.
+# are copied to
+# build/docker-context-mnist/ -- never the test labels; (2) a wheel of numpy,
+# pinned to this machine's version, into build/docker-wheels/ (local mode); (3)
+# the base image (local mode, docker/build_base_image.sh); (4) the image, labelled
+# with the SHA-256 of its MNIST test images.
 # Environment: IMAGE (nn-grader:latest), BASE_IMAGE, PYTHON (python3).
 # Needs a running engine for (3) and (4): bash docker/engine.sh start.
 set -euo pipefail
@@ -44,7 +45,7 @@ log "preparing MNIST (grader data)"
 mkdir -p "$MNIST_CONTEXT"
 "$PYTHON" - "$MNIST_CONTEXT" <<'EOF'
 """Copy the arrays the grader uses into the build context, only when they changed."""
-import json, shutil, sys
+import shutil, sys
 from pathlib import Path
 
 from grader.mnist_section import prepare_mnist_inputs
@@ -59,15 +60,9 @@ for source, name in ((inputs.train_path, "train.npz"), (inputs.test_images_path,
     if not (target / name).is_file() or sha256(target / name) != hashes[name]:
         shutil.copyfile(source, target / name)
         print(f"build_images.sh: copied {name} ({inputs.name})", file=sys.stderr)
-info = {"name": inputs.name, "test_images_sha256": hashes["test_images.npy"],
-        "train_sha256": hashes["train.npz"], "n_train": inputs.train_size,
-        "n_test": inputs.test_size, "source": inputs.source}
-text = json.dumps(info, indent=1, sort_keys=True) + "\n"
-info_path = target / "info.json"
-if not info_path.is_file() or info_path.read_text() != text:
-    info_path.write_text(text)
+(target.parent / "docker-context-mnist.sha256").write_text(hashes["test_images.npy"])
 for stray in target.iterdir():
-    if stray.name not in ("train.npz", "test_images.npy", "info.json"):
+    if stray.name not in ("train.npz", "test_images.npy"):
         stray.unlink()  # e.g. never test labels
 print(f"build_images.sh: MNIST '{inputs.name}' ({inputs.train_size} + {inputs.test_size}), "
       f"test images {hashes['test_images.npy'][:16]}...", file=sys.stderr)
@@ -75,7 +70,7 @@ EOF
 
 # ---------------------------------------------------------------- (2) wheels
 mkdir -p "$WHEELS"
-REQUIREMENTS=$("$PYTHON" -c 'import numpy, pydantic; print(f"numpy=={numpy.__version__} pydantic=={pydantic.VERSION}")')
+REQUIREMENTS=$("$PYTHON" -c 'import numpy; print(f"numpy=={numpy.__version__}")')
 if [ "$MODE" = local ]; then
     stamp=$WHEELS/.requirements
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$REQUIREMENTS" ] && ls "$WHEELS"/numpy-*.whl >/dev/null 2>&1; then
@@ -83,8 +78,7 @@ if [ "$MODE" = local ]; then
     else
         log "downloading wheels: $REQUIREMENTS"
         rm -f "$WHEELS"/*.whl
-        # shellcheck disable=SC2086  # two requirements, split on purpose
-        bash docker/wheels.sh "$WHEELS" $REQUIREMENTS
+        bash docker/wheels.sh "$WHEELS" "$REQUIREMENTS"
         echo "$REQUIREMENTS" >"$stamp"
     fi
 fi
@@ -100,7 +94,8 @@ if [ "$MODE" = local ]; then
 fi
 
 # ---------------------------------------------------------------- (4) grading image
-build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PIP_REQUIREMENTS=$REQUIREMENTS")
+build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PIP_REQUIREMENTS=$REQUIREMENTS"
+            --build-arg "MNIST_TEST_IMAGES_SHA256=$(cat build/docker-context-mnist.sha256)")
 [ "$MODE" = local ] && build_args+=(--build-arg PIP_OFFLINE=1)
 # The engine here has no buildx plugin: use the classic builder then (same result).
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
@@ -117,9 +112,10 @@ grep -E '^(numpy|MNIST) ' "$build_log" >&2 || true
 # The image must hold no secret: check what the allowlist let in.
 leaks=$(docker run --rm --network none --entrypoint sh "$IMAGE" -c \
     'find / -xdev \( -name solution.py -o -name generate.py -o -name test_labels.npy \
-       -o -name "*_gt" -o -name test_cases -o -name grading.toml \) -print 2>/dev/null' || true)
+       -o -name "*_gt" -o -name test_cases -o -name grading.toml -o -name grader \) -print \
+       2>/dev/null' || true)
 if [ -n "$leaks" ]; then log "the image holds files it must not:"; echo "$leaks" >&2; exit 1; fi
-docker run --rm --network none "$IMAGE" python -c 'import grader.container_entry' >/dev/null
+docker run --rm --network none "$IMAGE" /opt/nn-grader/venv/bin/python -c 'import numpy' >/dev/null
 
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 log "built $IMAGE in $((SECONDS - t_build))s ($((SECONDS - t_start))s in all), size $((size / 1000000)) MB"

@@ -9,11 +9,15 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from grader.config import ConfigError, GradingConfig
-from grader.grading import DEFAULT_CASES_DIR, GradingError, GradingOptions, grade_submission
-from grader.mnist_section import MnistDataError
-from grader.report_model import GradingReport
+from rich.text import Text
+
 from grader import render_terminal
+from grader.config import GradingConfig
+from grader.mnist_section import MnistDataError
+from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.pipeline import GradingError, grade_submission
+from grader.report_model import GradingReport
+from grader.untrusted_text import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sandboxed auto-grader for the numpy neural-network assignment.")
@@ -31,7 +35,7 @@ class Backend(str, Enum):
 
 
 def fail(message: str) -> None:
-    errors.print(f"[red]error[/red]: {message}", highlight=False)
+    errors.print(Text.assemble(("error", "red"), f": {shown(message)}"), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -41,6 +45,9 @@ def grade(
     cases: CasesOption = DEFAULT_CASES_DIR,
     skip_mnist: Annotated[bool, typer.Option("--skip-mnist", help="do not train on MNIST")] = False,
     mnist_dir: MnistDirOption = None,
+    no_download: Annotated[bool, typer.Option(
+        "--no-download", help="MNIST only from --mnist-dir or the cache: no download, no npm")
+    ] = False,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="write the full report as JSON")] = None,
     gradescope: Annotated[Optional[Path], typer.Option(help="write Gradescope's results.json")] = None,
     junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML")] = None,
@@ -51,19 +58,28 @@ def grade(
     image: Annotated[Optional[str], typer.Option(
         help="grading image of the docker backend (default: docker.image in grading.toml, "
              "nn-grader:latest)")] = None,
+    no_sandbox: Annotated[bool, typer.Option(
+        "--no-sandbox", help="run the submission with no box at all: for trusted code only "
+                             "(every report says so)")] = False,
+    for_students: Annotated[bool, typer.Option(
+        "--for-students", help="print only what a student may see (e.g. in a student's CI): "
+                               "hidden cases show their verdict only")] = False,
 ) -> None:
     """Grade one submission on the public and hidden cases: points out of 5."""
     from grader import render_gradescope, render_junit
 
     if image is not None and backend != Backend.docker:
         fail("--image is only used with --backend docker")
+    if no_sandbox and backend == Backend.docker:
+        fail("--no-sandbox is for the process backend; a container is always a box")
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
-                             backend=backend.value, image=image)
+                             mnist_fetch=not no_download, backend=backend.value, image=image,
+                             sandbox=not no_sandbox)
     try:
         report = grade_submission(submission, options)
-    except (GradingError, ConfigError, MnistDataError) as error:
+    except (GradingError, MnistDataError) as error:
         fail(str(error))
-    render_terminal.render(report, console, verbose)
+    render_terminal.render(report, console, verbose, for_students)
     outputs = {json_path: lambda: report.model_dump_json(indent=2),
                gradescope: lambda: render_gradescope.render(report),
                junit: lambda: render_junit.render(report)}
@@ -120,5 +136,5 @@ def data(
         inputs = prepare_mnist_inputs(mnist_dir, 1, cache_dir)
     except MnistDataError as error:
         fail(str(error))
-    console.print(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
-                  f"images from {inputs.source}; cached in {inputs.secret_dir}", highlight=False)
+    console.print(Text(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
+                       f"images from {inputs.source}; cached in {inputs.secret_dir}"))

@@ -18,18 +18,19 @@ class Strict(BaseModel):
 
 
 class Limits(Strict):
-    """Resource limits of one sandboxed section run."""
+    """Resource limits of one run of a section (its public cases, or its hidden cases)."""
 
-    timeout_seconds: float = Field(30, gt=0, description="wall-clock limit; the process tree is killed past it")
-    memory_mb: int = Field(1024, ge=128, description="address-space limit (RLIMIT_AS)")
+    timeout_seconds: float = Field(30, gt=0, description="wall-clock limit; every process of the run is killed past it")
+    memory_mb: int = Field(1024, ge=128, description="memory (RLIMIT_AS of the run; the box's cgroup adds 128 MB for the supervisor)")
     cpu_seconds: int = Field(30, gt=0, description="CPU-time limit (RLIMIT_CPU)")
-    max_processes: int = Field(32, ge=4, description="processes and threads of the sandbox user (RLIMIT_NPROC)")
+    max_processes: int = Field(32, ge=4, description="processes and threads (RLIMIT_NPROC; the box's pids cgroup)")
     max_file_size_mb: int = Field(16, ge=1, description="largest file the submission may write (RLIMIT_FSIZE)")
     max_output_kb: int = Field(64, ge=1, description="captured stdout/stderr kept per section")
 
 
 class MnistLimits(Limits):
-    timeout_seconds: float = Field(600, gt=0, description="training plus prediction, wall clock")
+    timeout_seconds: float = Field(600, gt=0, description="the whole MNIST box, wall clock: start, "
+                                                          "import, training and prediction")
     memory_mb: int = Field(4096, ge=256, description="address-space limit (RLIMIT_AS)")
     cpu_seconds: int = Field(2400, gt=0, description="CPU-time limit (RLIMIT_CPU)")
     max_processes: int = Field(64, ge=4, description="processes and threads (RLIMIT_NPROC)")
@@ -42,24 +43,33 @@ class Policy(Strict):
         False, description="fail the whole submission when given code outside the solution regions changed")
 
 
+class BoxSettings(Strict):
+    """Every box, whatever its kind: the submission's import and its scratch space."""
+
+    import_timeout_seconds: float = Field(10, gt=0, description="importing solution.py, once per "
+                                                                "box; past it every section of the box fails")
+    scratch_mb: int = Field(64, ge=8, description="size of the box's /tmp and of its /dev/shm "
+                                                  "(tmpfs, counted as the box's memory)")
+    uid_base: int = Field(62000, ge=1000, description="first of the uids that gradings running at "
+                                                      "the same time use, one each (root hosts)")
+    uids: int = Field(64, ge=1, le=4096, description="how many such uids: at most this many "
+                                                      "gradings run at once, others wait")
+
+
 class DockerSettings(Strict):
-    """The Docker backend (``grader grade --backend docker``): one container per submission."""
+    """The Docker backend (``grader grade --backend docker``): the box is a container."""
 
     image: str = Field("nn-grader:latest", min_length=1,
                        description="grading image (docker/build_images.sh builds nn-grader:latest)")
-    cpus: float = Field(2.0, gt=0, description="CPUs the container may use (docker --cpus)")
-    memory_mb: int = Field(6144, ge=512, description="memory of the whole container, all sections "
-                                                     "(cgroup limit, no swap)")
-    pids_limit: int = Field(256, ge=16, description="processes and threads in the container")
-    tmpfs_mb: int = Field(256, ge=16, description="size of the scratch tmpfs /tmp (the sections' "
-                                                  "working directories)")
-    timeout_margin_seconds: float = Field(60, ge=0, description="added to the sum of the section "
-                                                                "timeouts; past it the container is killed")
+    cpus: float = Field(2.0, gt=0, description="CPUs each container may use (docker --cpus)")
+    uid_base: int = Field(10001, ge=1000, description="first uid of the containers' users, one "
+                                                      "per grading running at the same time")
 
 
 class GradingConfig(Strict):
     unit: Limits = Limits()
     mnist: MnistLimits = MnistLimits()
+    box: BoxSettings = BoxSettings()
     policy: Policy = Policy()
     docker: DockerSettings = DockerSettings()
 

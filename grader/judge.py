@@ -1,126 +1,149 @@
-"""Turn what a child left behind into verdicts, comparing with the expected outputs here.
+"""Verdicts from what a box reported, compared here with the expected outputs it never saw.
 
-Everything read from the child's output directory is untrusted: the status file
-is validated by pydantic under a size cap, arrays are loaded with
-``allow_pickle=False`` after checking their unpacked size.
+Everything from the box is untrusted: case frames were checked field by field
+by the protocol; output arrays are loaded from the frame's ``.npz`` payload
+with ``allow_pickle=False``, after checking the unpacked size, and only plain
+numeric arrays are accepted (no object, string or structured dtypes).
 """
 from __future__ import annotations
 
+import io
 import signal
 import zipfile
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
 
+from grader.box_session import BoxFailure, BoxOutcome, RunOutcome
+from grader.protocol import CaseFrame, RunEnded
 from grader.report_model import CaseResult, Verdict
-from grader.sandbox import ChildRun
-from grader.sandbox_child import CPU_LIMIT_EXIT_CODE, case_output_name
-from grader.untrusted_files import UnreadableOutput, open_regular, read_regular
 from reference import common
 from reference.common import Case, Section
 
-MAX_STATUS_BYTES = 1 << 20
-MAX_OUTPUT_BYTES = 256 << 20
+MAX_UNPACKED_BYTES = 256 << 20
 MISSING_ATTRIBUTE = "module 'solution' has no attribute"
+NUMERIC_KINDS = "biuf"
 
 
-class ChildCase(BaseModel):
-    name: str
-    visibility: str
-    status: Literal["running", "ran", "exception"]
-    error: str = ""
-    error_type: str = ""
-    memory_error: bool = False
-    not_arrays: dict[str, str] = {}
-    seconds: float | None = None
-    train_seconds: float | None = None
+class UnreadableOutput(Exception):
+    """Outputs that are not what the protocol says (the message says why)."""
 
 
-class ChildStatus(BaseModel):
-    import_error: str | None = None
-    cases: list[ChildCase] = []
-    finished: bool = False
-
-
-def read_status(out_dir: Path) -> ChildStatus | None:
-    """The child's status file, or None when it wrote none."""
-    data = read_regular(out_dir.parent, [out_dir.name, "status.json"], MAX_STATUS_BYTES)
-    if data is None:
-        return None
+def read_arrays(payload: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` payload: no pickle, bounded size, plain numbers only."""
     try:
-        return ChildStatus.model_validate_json(data)
-    except ValidationError as error:
-        raise UnreadableOutput(f"malformed status file: {error.error_count()} problems") from None
-
-
-def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Load an ``.npz`` written by the child: no pickle, bounded unpacked size."""
-    try:
-        with open_regular(path.parent.parent, [path.parent.name, path.name],
-                          MAX_OUTPUT_BYTES) as stream:
-            with zipfile.ZipFile(stream) as archive:
-                unpacked = sum(info.file_size for info in archive.infolist())
-            if unpacked > MAX_OUTPUT_BYTES:
-                raise UnreadableOutput(f"{path.name} unpacks to {unpacked} bytes")
-            stream.seek(0)
-            with np.load(stream, allow_pickle=False) as arrays:
-                return {key: arrays[key] for key in arrays.files}
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise UnreadableOutput(f"the outputs unpack to {unpacked} bytes")
+        with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
     except UnreadableOutput:
         raise
-    except FileNotFoundError:
-        raise UnreadableOutput(f"{path.name} is missing") from None
-    except Exception as error:  # any malformed file, a pickle included
-        raise UnreadableOutput(f"{path.name}: {type(error).__name__}: {error}") from None
+    except Exception as error:  # any malformed archive, a pickle included
+        raise UnreadableOutput(f"{type(error).__name__}: {error}") from None
+    for name, array in arrays.items():
+        if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields is not None:
+            raise UnreadableOutput(f"`{name}` has dtype {array.dtype}, not plain numbers")
+    return arrays
 
 
-def process_end_verdict(run: ChildRun, limit_seconds: float, where: str) -> tuple[Verdict, str]:
-    """Explain why the child stopped before finishing ``where``."""
-    if run.timed_out:
-        return Verdict.timeout, (f"time limit of {limit_seconds:g} s exceeded {where} "
-                                 f"(stopped after {run.seconds:.1f} s)")
-    number = run.signal_number
-    if run.returncode == CPU_LIMIT_EXIT_CODE:
-        return Verdict.cpu_limit, f"CPU time limit exceeded {where}"
-    if number is not None:
+def run_end_verdict(ended: RunEnded, cpu_limit: int, memory_mb: int, oom_kills: int,
+                    where: str) -> tuple[Verdict, str]:
+    """Why a run's child stopped before finishing ``where`` (``oom_kills``: during the run)."""
+    if oom_kills:
+        return Verdict.memory_limit, (f"the box's memory limit was reached {where}: the kernel "
+                                      f"killed {oom_kills} of its processes (limit {memory_mb} MB)")
+    if ended.timed_out:
+        return Verdict.timeout, (f"time limit exceeded {where} (stopped after "
+                                 f"{ended.seconds:.1f} s)")
+    if ended.signal == signal.SIGXCPU or (ended.signal == signal.SIGKILL
+                                         and ended.cpu_seconds >= cpu_limit):
+        return Verdict.cpu_limit, f"CPU time limit of {cpu_limit} s exceeded {where}"
+    if ended.signal is not None:
         try:
-            name = signal.Signals(number).name
+            name = signal.Signals(ended.signal).name
         except ValueError:
-            name = str(number)
-        hint = " (this is how the memory or process limit may end a run)" if number == signal.SIGKILL else ""
-        return Verdict.killed, f"killed by signal {name} {where}{hint}"
-    return Verdict.exited, (f"the process exited with code {run.returncode} {where}: "
-                            "sys.exit() or os._exit() in the submission?")
+            name = str(ended.signal)
+        return Verdict.killed, f"killed by signal {name} {where}"
+    if ended.rejected:
+        return Verdict.unreadable, f"outputs unreadable {where}: {ended.rejected}"
+    if ended.returncode:
+        return Verdict.exited, (f"the process exited with code {ended.returncode} {where}: "
+                                "sys.exit() or os._exit() in the submission?")
+    return Verdict.exited, f"the process ended {where} without reporting it"
 
 
-def exception_verdict(case: ChildCase) -> Verdict:
-    if case.memory_error:
+def box_failure_verdict(failure: BoxFailure, outcome: BoxOutcome, where: str
+                        ) -> tuple[Verdict, str]:
+    """A box that did not get to the end: late, dead or unreadable."""
+    if failure.run is not None and outcome.runs[failure.run].oom_kills:
+        return Verdict.memory_limit, f"the box's memory limit was reached ({where})"
+    if failure.kind == "timeout":
+        return Verdict.timeout, f"{failure.message} ({where})"
+    if failure.kind == "protocol":
+        return Verdict.unreadable, f"{failure.message} ({where})"
+    code = outcome.exit.returncode
+    if outcome.exit.oom_kills:
+        return Verdict.memory_limit, f"the box was killed by the kernel's memory limit {where}"
+    if code is not None and code < 0:
+        return Verdict.killed, f"the box was killed by signal {-code} {where}"
+    return Verdict.exited, (f"the box exited with code {code} {where}: sys.exit() or os._exit() "
+                            "in the submission?")
+
+
+def exception_verdict(frame: CaseFrame) -> Verdict:
+    if frame.memory_error:
         return Verdict.memory_limit
-    if case.error_type == "AttributeError" and MISSING_ATTRIBUTE in case.error:
+    if frame.error_type == "AttributeError" and MISSING_ATTRIBUTE in frame.error:
         return Verdict.missing
     return Verdict.exception
 
 
-def judge_case(case: Case, record: ChildCase, out_dir: Path, expected_dir: Path,
-               section: Section) -> CaseResult:
-    """Compare the outputs of a case the child ran with the expected outputs."""
-    visibility = record.visibility
-    result = dict(name=case.name, visibility=visibility, seconds=record.seconds)
-    if record.status == "exception":
-        return CaseResult(**result, verdict=exception_verdict(record),
-                          message=common.case_failure_text(case, [record.error]))
+def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
+               expected: dict[str, np.ndarray]) -> CaseResult:
+    """Compare one case's outputs with the expected ones (values shown for public cases only)."""
+    result = dict(name=case.name, visibility=visibility, seconds=frame.seconds)
+    if frame.status == "exception":
+        return CaseResult(**result, verdict=exception_verdict(frame),
+                          message=common.case_failure_text(case, [frame.error]))
     try:
-        actual: dict = read_arrays(out_dir / case_output_name(visibility, case.name))
+        actual: dict = read_arrays(payload)
     except UnreadableOutput as error:
         return CaseResult(**result, verdict=Verdict.unreadable,
-                          message=f"case {case.name}: output unreadable: {error}")
-    expected = common.load_expected(expected_dir, section, case)
-    problems = [common.not_an_array_problem(name, text) for name, text in record.not_arrays.items()]
-    comparable = {name: value for name, value in expected.items() if name not in record.not_arrays}
+                          message=f"case {case.name}: outputs unreadable: {error}")
+    problems = [common.not_an_array_problem(name, text) for name, text in frame.not_arrays.items()]
+    comparable = {name: value for name, value in expected.items() if name not in frame.not_arrays}
     problems += common.compare_outputs(case, actual, comparable, reveal=visibility == "public")
     if problems:
         return CaseResult(**result, verdict=Verdict.wrong_answer,
                           message=common.case_failure_text(case, problems))
     return CaseResult(**result, verdict=Verdict.passed)
 
+
+def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case], outcome: BoxOutcome,
+                   expected: dict[str, dict[str, np.ndarray]], cpu_limit: int,
+                   memory_mb: int) -> list[CaseResult]:
+    """Every case of one run: judged from its frame, or explained by how the run ended."""
+    visibility = run.spec.visibility
+    results, stopped = [], None
+    for case in cases:
+        entry = dict(name=case.name, visibility=visibility)
+        if stopped is not None:
+            results.append(CaseResult(**entry, verdict=Verdict.not_run, message=stopped))
+        elif case.name in run.cases:
+            frame, payload = run.cases[case.name]
+            results.append(judge_case(case, visibility, frame, payload, expected[case.name]))
+        else:
+            where = f"in case {case.name}"
+            if run.ended is not None:
+                verdict, message = run_end_verdict(run.ended, cpu_limit, memory_mb,
+                                                   run.oom_kills, where)
+            elif outcome.failure is not None and run.started:
+                verdict, message = box_failure_verdict(outcome.failure, outcome, where)
+            else:
+                reason = outcome.failure.message if outcome.failure else "the box ended first"
+                verdict, message = Verdict.not_run, f"not run: {reason}"
+            results.append(CaseResult(**entry, verdict=verdict,
+                                      message=f"case {case.name} ({case.description}): {message}"))
+            stopped = "not run: an earlier case stopped the section"
+    return results

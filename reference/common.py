@@ -28,34 +28,34 @@ MAX_SHOWN_MISMATCHES = 3
 
 @dataclass(frozen=True)
 class Section:
-    """One graded section of the assignment."""
+    """One graded section of the assignment, known by its name (never by its position)."""
 
-    index: int
     name: str
     title: str
     points: float
     kind: str  # "unit": cases with expected outputs; "mnist": trained and scored
+    folder: str = ""  # the course's folder of its cases, e.g. "00_unittest_relu" (fixed)
 
 
 SECTIONS = (
-    Section(0, "relu", "2.1.1 ReLU", 0.5, "unit"),
-    Section(1, "softmax", "2.1.2 Softmax", 1.0, "unit"),
-    Section(2, "dense", "2.1.3 Dense", 1.0, "unit"),
-    Section(3, "crossentropy", "2.2.1 CrossEntropy", 0.5, "unit"),
-    Section(4, "sgd", "2.3.1 SGD", 0.5, "unit"),
-    Section(5, "momentum", "2.3.2 SGDMomentum", 0.5, "unit"),
-    Section(6, "mnist", "2.4 MNIST", 1.0, "mnist"),
+    Section("relu", "2.1.1 ReLU", 0.5, "unit", "00_unittest_relu"),
+    Section("softmax", "2.1.2 Softmax", 1.0, "unit", "01_unittest_softmax"),
+    Section("dense", "2.1.3 Dense", 1.0, "unit", "02_unittest_dense"),
+    Section("crossentropy", "2.2.1 CrossEntropy", 0.5, "unit", "03_unittest_crossentropy"),
+    Section("sgd", "2.3.1 SGD", 0.5, "unit", "04_unittest_sgd"),
+    Section("momentum", "2.3.2 SGDMomentum", 0.5, "unit", "05_unittest_momentum"),
+    Section("mnist", "2.4 MNIST", 1.0, "mnist"),
 )
 SECTIONS_BY_NAME = {section.name: section for section in SECTIONS}
 UNIT_SECTIONS = tuple(section for section in SECTIONS if section.kind == "unit")
 
 
 def input_dir(tests_dir: Path, section: Section) -> Path:
-    return Path(tests_dir) / f"{section.index:02d}_unittest_{section.name}_input"
+    return Path(tests_dir) / f"{section.folder}_input"
 
 
 def expected_dir(tests_dir: Path, section: Section) -> Path:
-    return Path(tests_dir) / f"{section.index:02d}_unittest_{section.name}_gt"
+    return Path(tests_dir) / f"{section.folder}_gt"
 
 
 @dataclass(frozen=True)

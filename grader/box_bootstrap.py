@@ -1,0 +1,106 @@
+"""The first code a box runs: ``python -I -S -c <this file's text> /tmp/box``.
+
+It reads the bundle (see ``grader.protocol``) from stdin, unpacks it into the
+scratch file system, becomes the unprivileged box user when the box was
+started as root (dropping every capability, the bounding set included), and
+hands over to the supervisor. Standard library only, and small: it is all the
+box needs before the host's files are in place.
+"""
+import json
+import os
+import sys
+
+MAX_BUNDLE_BYTES = 64 << 20
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def read_exact(size):
+    chunks, left = [], size
+    while left:
+        chunk = os.read(0, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the bundle ended early")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_line(limit=24):
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte or len(line) > limit:
+            raise EOFError("no bundle size line")
+        line += byte
+    return line
+
+
+def unpack(body, root):
+    """Write the bundle's files under ``root`` (the host is trusted, paths are checked anyway)."""
+    newline = body.index(b"\n")
+    magic, count = body[:newline].split(b" ")
+    if magic != b"NNBOX1":
+        raise ValueError("not a box bundle")
+    position = newline + 1
+    for _ in range(int(count)):
+        newline = body.index(b"\n", position)
+        name_size, data_size = (int(part) for part in body[position:newline].split(b" "))
+        start = newline + 1
+        name = body[start:start + name_size].decode()
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"bundle path {name!r} leaves the box directory")
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        with open(path, "wb") as stream:
+            stream.write(body[start + name_size:start + name_size + data_size])
+        position = start + name_size + data_size
+
+
+def drop_privileges(uid):
+    """From root with CAP_SETUID/SETGID/SETPCAP only to ``uid`` with no capability at all."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/sys/kernel/cap_last_cap") as stream:
+        last = int(stream.read())
+    for capability in range(last + 1):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "cannot drop the capability bounding set")
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:  # the inheritable set too
+        raise OSError(ctypes.get_errno(), "cannot clear the capability sets")
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    with open("/proc/self/status") as stream:
+        status = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        if int(status[key], 16):
+            raise OSError(f"{key} is {status[key].strip()} after dropping privileges")
+
+
+def main():
+    root = sys.argv[1]
+    try:
+        size = int(read_line())
+        if not 0 < size <= MAX_BUNDLE_BYTES:
+            raise ValueError(f"bundle of {size} bytes")
+        os.makedirs(root, mode=0o755, exist_ok=True)
+        unpack(read_exact(size), root)
+        with open(os.path.join(root, "request.json"), encoding="utf-8") as stream:
+            request = json.load(stream)
+        if request.get("drop_to_uid") is not None:
+            drop_privileges(request["drop_to_uid"])
+    except Exception as error:  # noqa: BLE001 - reported on stderr, exit code says bad bundle
+        print(f"box bootstrap: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        os._exit(71)
+    sys.path[:0] = [os.path.join(root, "runtime"), *request.get("python_path", [])]
+    from grader import supervisor
+
+    supervisor.main(root)
+
+
+if __name__ == "__main__":  # run as `python -c`; never imported
+    main()

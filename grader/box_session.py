@@ -1,0 +1,178 @@
+"""Drive one box from the host: send the bundle, read the frames, bound every wait.
+
+Whatever the box does, ``run_box`` returns a ``BoxOutcome`` within its
+deadlines: the box is killed when it is late (no hello, an import past the
+import time limit, a run past its timeout plus a margin, the box's total time),
+when it breaks the protocol, or when its output grows past the caps. Nothing
+it sends is trusted: frames are checked field by field, payloads stay bytes
+until the judge reads them without pickle.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grader import protocol
+from grader.boxes.base import STDOUT, Box, BoxExit, BoxPlan, RunningBox
+from grader.protocol import (CaseFrame, Done, Hello, Imported, Progress, ProtocolError,
+                             RunEnded, RunSpec, RunStarted)
+
+STDERR_TAIL_BYTES = 64 << 10
+FINISH_SECONDS = 10.0
+
+
+@dataclass
+class Deadlines:
+    """How long the host waits for each step of a box."""
+
+    startup_seconds: float = 120.0      # start to hello: the interpreter and numpy, under load
+    import_seconds: float = 10.0        # hello to imported: the submission's import
+    run_margin_seconds: float = 10.0    # past a run's own timeout (the supervisor enforces that)
+    total_seconds: float | None = None  # start to done, whatever happens (MNIST: its limit)
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    started: bool = False
+    ended: RunEnded | None = None
+    cases: dict[str, tuple[CaseFrame, bytes]] = field(default_factory=dict)
+    oom_kills: int = 0  # processes the kernel killed for the box's memory during this run
+
+
+@dataclass
+class BoxFailure:
+    """The box did not get to the end on its own."""
+
+    kind: str        # "timeout", "ended" (it died) or "protocol"
+    phase: str       # "startup", "import", "run" or "end"
+    message: str
+    run: int | None = None
+
+
+@dataclass
+class BoxOutcome:
+    runs: list[RunOutcome]
+    exit: BoxExit
+    resources: str
+    seconds: float                      # wall clock, start to the end of the box
+    hello: Hello | None = None
+    imported: Imported | None = None
+    failure: BoxFailure | None = None
+    stderr_tail: str = ""
+
+
+class _Session:
+    def __init__(self, plan: BoxPlan, deadlines: Deadlines, running: RunningBox,
+                 on_progress: Callable[[RunSpec, Progress], None] | None):
+        self.plan, self.deadlines, self.on_progress = plan, deadlines, on_progress
+        self.running, self.oom_kills = running, 0
+        self.runs = [RunOutcome(spec) for spec in plan.request.runs]
+        self.reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES)
+        self.started = time.monotonic()
+        self.deadline = self.started + deadlines.startup_seconds
+        self.phase, self.current = "startup", None
+        self.hello = self.imported = self.failure = None
+        self.payload_bytes = 0
+        self.done = False
+        self.stderr = bytearray()
+
+    def fail(self, kind: str, message: str) -> None:
+        if self.failure is None:
+            self.failure = BoxFailure(kind, self.phase, message, self.current)
+
+    def expect(self, phase: str, seconds: float) -> None:
+        self.phase, self.deadline = phase, time.monotonic() + seconds
+
+    def handle(self, frame, payload: bytes) -> None:
+        margin = self.deadlines.run_margin_seconds
+        if isinstance(frame, Hello) and self.hello is None:
+            self.hello = frame
+            self.expect("import", self.deadlines.import_seconds)
+        elif isinstance(frame, Imported) and self.hello is not None and self.imported is None:
+            self.imported = frame
+            self.expect("end", margin)
+        elif isinstance(frame, RunStarted) and self.imported and 0 <= frame.run < len(self.runs):
+            self.current = frame.run
+            self.runs[frame.run].started = True
+            self.expect("run", self.runs[frame.run].spec.timeout_seconds + margin)
+        elif isinstance(frame, CaseFrame) and self.current == frame.run:
+            self.payload_bytes += len(payload)
+            if self.payload_bytes > protocol.MAX_BOX_PAYLOAD_BYTES:
+                raise ProtocolError(f"the outputs are larger than {protocol.MAX_BOX_PAYLOAD_BYTES} "
+                                    "bytes")
+            self.runs[frame.run].cases.setdefault(frame.name, (frame, payload))
+        elif isinstance(frame, Progress) and self.current == frame.run:
+            if self.on_progress:
+                self.on_progress(self.runs[frame.run].spec, frame)
+        elif isinstance(frame, RunEnded) and self.current == frame.run:
+            self.runs[frame.run].ended = frame
+            self.runs[frame.run].oom_kills = self.count_oom_kills()
+            self.current = None
+            self.expect("end", margin)
+        elif isinstance(frame, Done) and self.current is None:
+            self.done = True
+        else:
+            raise ProtocolError(f"unexpected '{frame.kind}' frame while waiting for the "
+                                f"{self.phase}")
+
+    def count_oom_kills(self) -> int:
+        """OOM kills since the last count: the run that just ended caused them."""
+        total = self.running.oom_kills()
+        new, self.oom_kills = total - self.oom_kills, total
+        return new
+
+    def limit(self) -> float:
+        deadline = self.deadline
+        if self.deadlines.total_seconds is not None:
+            deadline = min(deadline, self.started + self.deadlines.total_seconds)
+        return deadline
+
+    def late(self) -> str:
+        if self.deadlines.total_seconds is not None and \
+                time.monotonic() >= self.started + self.deadlines.total_seconds:
+            return f"the box's time limit of {self.deadlines.total_seconds:g} s was reached"
+        return {"startup": f"the box did not start within {self.deadlines.startup_seconds:g} s",
+                "import": f"importing solution.py took longer than the import time limit of "
+                          f"{self.deadlines.import_seconds:g} s",
+                "run": "the run did not end within its time limit (the box was killed)",
+                "end": "the box stopped answering"}[self.phase]
+
+
+def run_box(box: Box, plan: BoxPlan, deadlines: Deadlines,
+            on_progress: Callable[[RunSpec, Progress], None] | None = None) -> BoxOutcome:
+    """Run ``plan`` in a new box of kind ``box``; never raises for anything the box does."""
+    running = box.start(plan)
+    session = _Session(plan, deadlines, running, on_progress)
+    running.send(plan.bundle())
+    stdout_open = True
+    try:
+        while not session.done and stdout_open:
+            now = time.monotonic()
+            if now >= session.limit():
+                session.fail("timeout", session.late())
+                break
+            for stream, chunk in running.read(min(session.limit() - now, 0.5)):
+                if stream != STDOUT:
+                    session.stderr += chunk
+                    del session.stderr[:-STDERR_TAIL_BYTES]
+                elif not chunk:
+                    stdout_open = False
+                else:
+                    for frame, payload in session.reader.feed(chunk):
+                        session.handle(frame, payload)
+        if not session.done and stdout_open is False and session.failure is None:
+            session.fail("ended", "the box ended before reporting everything")
+    except ProtocolError as error:
+        session.fail("protocol", f"the box's output is not readable: {error}")
+    finally:
+        if not session.done:
+            running.kill()
+        if session.current is not None:  # the run the box was stopped in
+            session.runs[session.current].oom_kills = session.count_oom_kills()
+        box_exit = running.finish(FINISH_SECONDS if session.done else 0.0)
+    return BoxOutcome(runs=session.runs, exit=box_exit, resources=running.resources,
+                      seconds=round(time.monotonic() - session.started, 3),
+                      hello=session.hello, imported=session.imported, failure=session.failure,
+                      stderr_tail=session.stderr.decode("utf-8", errors="replace"))

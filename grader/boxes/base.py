@@ -1,0 +1,146 @@
+"""What every kind of box offers the grading session: start, streams, kill, how it ended.
+
+A box runs ``python -c <bootstrap>`` with nothing of the host but the
+interpreter and its libraries, reads the bundle on stdin and answers with
+frames on stdout (``grader.protocol``). The kinds differ only in how they
+isolate: bubblewrap namespaces, a Docker container, or nothing (trusted code).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import protocol
+from grader.protocol import BoxRequest
+
+GRADER_DIR = Path(__file__).resolve().parent.parent
+FRAMEWORK_DIR = GRADER_DIR.parent / "reference"
+BOOTSTRAP_SOURCE = (GRADER_DIR / "box_bootstrap.py").read_text(encoding="utf-8")
+RUNTIME_SOURCES = {"grader/protocol.py": GRADER_DIR / "protocol.py",
+                   "grader/supervisor.py": GRADER_DIR / "supervisor.py",
+                   "interface.py": FRAMEWORK_DIR / "interface.py",
+                   "common.py": FRAMEWORK_DIR / "common.py",
+                   "mnist_data.py": FRAMEWORK_DIR / "mnist_data.py"}
+BOX_MNIST_DIR = "/box/mnist"  # where the MNIST training arrays and test images are mounted
+STDOUT, STDERR = "stdout", "stderr"
+
+
+@functools.cache
+def runtime_files() -> dict[str, bytes]:
+    """The supervisor and the course framework, by path in the box (the trusted copies)."""
+    files = {f"{protocol.RUNTIME_SUBDIR}/{name}": path.read_bytes()
+             for name, path in RUNTIME_SOURCES.items()}
+    files[f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py"] = b""
+    return files
+
+
+class BoxUnavailable(Exception):
+    """This kind of box cannot run here; the message says how to make it work."""
+
+
+@dataclass
+class BoxPlan:
+    """Everything one box is started with; the box completes ``request`` when it starts."""
+
+    request: BoxRequest
+    files: dict[str, bytes]            # runtime, solution and inputs, by path in the box
+    blas_threads: int
+    memory_mb: int                     # the whole box, counted by the kernel where it can be
+    max_processes: int
+    scratch_mb: int                    # size of the box's /tmp (and of /dev/shm)
+    mnist_files: dict[str, Path] = field(default_factory=dict)  # "train"/"test_images" -> host file
+    uid: int | None = None             # the grading's own uid (root hosts)
+
+    def bundle(self) -> bytes:
+        """What the box reads on stdin (``grader.protocol``), the request as it is now."""
+        request = json.dumps(protocol.to_dict(self.request)).encode()
+        return protocol.encode_bundle({**self.files, protocol.REQUEST_FILE: request})
+
+    def mnist_targets(self, directory: str) -> dict[str, str]:
+        """Where each MNIST file is in a box that mounts them under ``directory``."""
+        return {role: f"{directory}/{role}{path.suffix}" for role, path in self.mnist_files.items()}
+
+    def place_mnist(self, targets: dict[str, str]) -> None:
+        """Tell the supervisor where the MNIST files are in this box."""
+        if targets:
+            self.request.mnist = protocol.MnistPaths(train=targets["train"],
+                                                     test_images=targets["test_images"])
+
+    def environment(self) -> dict[str, str]:
+        """The box's whole environment: BLAS threads are fixed before numpy is imported."""
+        threads = str(self.blas_threads)
+        return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp/work",
+                "TMPDIR": "/tmp", "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+                "MKL_NUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads,
+                **{key: os.environ[key] for key in ("OPENBLAS_CORETYPE",) if key in os.environ}}
+
+
+@dataclass
+class BoxExit:
+    """How a box ended and what it consumed, measured outside it."""
+
+    returncode: int | None
+    cpu_seconds: float | None = None
+    memory_peak_mb: float | None = None
+    oom_kills: int = 0
+    killed_by_host: bool = False
+
+
+@dataclass
+class Isolation:
+    """What a box kind guarantees, for the report."""
+
+    box: str                           # bwrap, docker or none
+    network_cut: bool = True
+    secrets_hidden: bool = True
+    uid: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class RunningBox(ABC):
+    """A started box: its output streams, its stdin, and its end."""
+
+    resources: str  # how memory and processes are limited in this box, for the report
+
+    @abstractmethod
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the box's stdin from a background thread (never blocks the caller)."""
+
+    @abstractmethod
+    def read(self, timeout: float) -> list[tuple[str, bytes]]:
+        """Chunks of (STDOUT or STDERR, bytes) within ``timeout``; an empty chunk means that
+        stream ended."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Kill everything in the box now."""
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed so far for the box's memory limit (0 when unknown)."""
+        return 0
+
+    @abstractmethod
+    def finish(self, timeout: float) -> BoxExit:
+        """Wait at most ``timeout`` for the end (killing after it), clean up, say how it ended."""
+
+
+class Box(ABC):
+    """A kind of box, chosen by name."""
+
+    name: str
+
+    @abstractmethod
+    def isolation(self, uid: int | None) -> Isolation:
+        """What this kind does here (before anything runs)."""
+
+    @abstractmethod
+    def start(self, plan: BoxPlan) -> RunningBox:
+        """Start the supervisor in a new box holding only what ``plan`` says."""
+
+    def needs_uid(self) -> bool:
+        """Whether gradings must each hold a uid of their own (see ``grader.uid_slots``)."""
+        return False

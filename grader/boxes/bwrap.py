@@ -1,0 +1,167 @@
+"""The bubblewrap box: a new root holding only the interpreter, its libraries and the inputs.
+
+Every path inside is there because an argument put it there (read-only): the
+real interpreter, its standard library, numpy, the system's shared libraries
+and, for MNIST, the training arrays and test images. Scratch space is a fresh
+size-limited tmpfs (``/tmp``, ``/dev/shm``); the rest of the runtime and the
+inputs arrive on stdin. New pid, network, ipc, uts, cgroup and mount
+namespaces; no capabilities; no new privileges; the system calls of
+``grader.seccomp_filter`` refused; killed with the grader.
+
+As root, bwrap sets the box up privileged and the bootstrap then becomes the
+grading's own uid with an empty capability set (bounding set included). As
+any other user, bwrap makes a user namespace in which new user namespaces are
+disabled.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxPlan, BoxUnavailable,
+                               Isolation, RunningBox)
+from grader.boxes.process import ProcessBox
+from grader.cgroups import Cgroup, CgroupUnavailable
+from grader.protocol import BOX_DIR
+from grader.seccomp_filter import SeccompUnavailable, bpf_program
+
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or grade in "
+                "containers with --backend docker; --no-sandbox runs trusted code unboxed")
+SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
+ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")  # for the bootstrap's drop only
+RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE)"
+
+
+@functools.cache
+def python_binds() -> tuple[list[tuple[str, str]], list[str], str]:
+    """(bind or symlink arguments, sys.path entries for numpy, the interpreter) for this Python."""
+    import numpy
+
+    interpreter = os.path.realpath(sys.executable)
+    paths = {interpreter, sysconfig.get_path("stdlib")}
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        library = Path(sysconfig.get_config_var("LIBDIR")) / sysconfig.get_config_var("INSTSONAME")
+        if library.exists():
+            paths.add(str(library.resolve()))
+    numpy_dir = Path(numpy.__file__).resolve().parent
+    paths |= {str(numpy_dir)} | {str(p) for p in [numpy_dir.with_name("numpy.libs")] if p.is_dir()}
+    entries = []
+    for directory in SYSTEM_LIBRARY_DIRS:
+        if os.path.islink(directory):
+            entries.append(("--symlink", os.readlink(directory), directory))
+        elif os.path.isdir(directory):
+            paths.add(directory)
+    covered = sorted(path for path in paths
+                     if not any(path.startswith(other + "/") for other in paths if other != path))
+    return [*entries, *(("--ro-bind", path, path) for path in covered)], [str(numpy_dir.parent)], \
+        interpreter
+
+
+def parent_dirs(paths: list[str]) -> list[str]:
+    """Every directory above ``paths``, outermost first: made traversable (0755) in the box."""
+    parents = {str(parent) for path in paths for parent in Path(path).parents if str(parent) != "/"}
+    return sorted(parents, key=lambda path: (path.count("/"), path))
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot make boxes here, or None when it can (tried once)."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return f"bubblewrap is not installed: {INSTALL_HINT}"
+    probe = [binary, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+             "--die-with-parent", "--ro-bind", "/", "/", "--", "true"]
+    if os.geteuid() != 0:
+        probe.insert(1, "--unshare-user")
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap does not run here ({error}): {INSTALL_HINT}"
+    if result.returncode != 0:
+        return (f"bubblewrap cannot create namespaces here ({result.stderr.strip()[:200]}); "
+                "user namespaces may be disabled or refused, as in some containers")
+    return None
+
+
+class BwrapBox(Box):
+    name = "bwrap"
+
+    def __init__(self) -> None:
+        problem = bwrap_problem()
+        if problem:
+            raise BoxUnavailable(problem)
+        try:
+            self.seccomp = bpf_program()
+        except SeccompUnavailable as error:
+            raise BoxUnavailable(str(error)) from None
+        self.as_root = os.geteuid() == 0
+
+    def needs_uid(self) -> bool:
+        return self.as_root
+
+    def isolation(self, uid: int | None) -> Isolation:
+        notes = ["bubblewrap: only the interpreter, its libraries and the inputs, read-only; "
+                 "new pid, network, ipc, uts, mount and cgroup namespaces; no capabilities; "
+                 "seccomp filter"]
+        if not self.as_root:
+            notes.append("not root: the box runs as the grading user in a user namespace "
+                         "(processes counted per namespace, memory by RLIMIT_AS)")
+        return Isolation(box=self.name, uid=uid, notes=notes)
+
+    def command(self, plan: BoxPlan, seccomp_fd: int) -> list[str]:
+        binds, numpy_path, interpreter = python_binds()
+        plan.request.python_path = numpy_path
+        arguments = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                     "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1",
+                     "--hostname", "box", "--clearenv", "--seccomp", str(seccomp_fd)]
+        if self.as_root:
+            for capability in ROOT_CAPABILITIES:
+                arguments += ["--cap-add", capability]
+        else:
+            arguments += ["--unshare-user", "--disable-userns"]
+        for key, value in plan.environment().items():
+            arguments += ["--setenv", key, value]
+        mnist = plan.mnist_targets(BOX_MNIST_DIR)
+        plan.place_mnist(mnist)
+        for directory in parent_dirs([target for _, _, target in binds] + list(mnist.values())):
+            arguments += ["--perms", "0755", "--dir", directory]
+        for kind, source, target in binds:
+            arguments += [kind, source, target]
+        for role, target in mnist.items():
+            arguments += ["--ro-bind", str(plan.mnist_files[role]), target]
+        arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+                      "--proc", "/proc", "--dev", "/dev"]
+        size = str(plan.scratch_mb << 20)
+        for scratch in ("/tmp", "/dev/shm"):
+            arguments += ["--size", size, "--perms", "1777", "--tmpfs", scratch]
+        arguments += ["--remount-ro", "/", "--chdir", "/"]
+        return [*arguments, "--", interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR]
+
+    def start(self, plan: BoxPlan) -> RunningBox:
+        cgroup, resources = None, RLIMITS
+        if self.as_root:
+            plan.request.drop_to_uid = plan.uid
+            try:
+                cgroup = Cgroup.create(plan.memory_mb, plan.max_processes)
+                resources = cgroup.describe()
+            except CgroupUnavailable as error:
+                resources = f"{RLIMITS} ({error})"
+        if cgroup is None:
+            plan.request.memory_mb = plan.memory_mb
+        descriptor = os.memfd_create("nn-grader-seccomp", 0)  # not inherited unless passed
+        try:
+            os.write(descriptor, self.seccomp)
+            os.lseek(descriptor, 0, os.SEEK_SET)
+            return ProcessBox(self.command(plan, descriptor), {"PATH": os.environ.get(
+                "PATH", "/usr/bin:/bin")}, cgroup, resources, pass_fds=(descriptor,))
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            os.close(descriptor)

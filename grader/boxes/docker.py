@@ -1,0 +1,229 @@
+"""The Docker box: the same supervisor in a container of the grading image.
+
+The image (``docker/build_images.sh``) holds Python, numpy and the MNIST
+training arrays and test images, nothing else: no grader, no test case, no
+label. Everything else arrives like in the bubblewrap box, in the bundle on
+the container's stdin (attached; ``StdinOnce``, so the container's stdin ends
+when the grader does, and the supervisor then kills everything and exits);
+frames come back on its stdout. Nothing is bind-mounted.
+
+The container: no network, read-only root, a size-limited ``/tmp`` and
+``/dev/shm``, memory (no swap), pids and CPUs from the box plan, no
+capabilities, no new privileges, the seccomp rules of
+``grader.seccomp_filter``, and a uid of this grading's own. Containers carry
+the label ``nn-grader=1`` and the grader's pid; a grading removes containers
+whose grader is gone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import socket
+import threading
+import uuid
+
+from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxPlan,
+                               BoxUnavailable, Isolation, RunningBox)
+from grader.cgroups import Cgroup
+from grader.config import DockerSettings
+from grader.protocol import BOX_DIR
+from grader.seccomp_filter import docker_profile
+
+CONTAINER_LABEL = "nn-grader"
+GRADER_LABEL = "nn-grader.grader"        # host:pid of the grader that made the container
+PYTHON_LABEL = "nn-grader.python"        # the image's interpreter (with numpy)
+MNIST_DIR_LABEL = "nn-grader.mnist-dir"  # train.npz and test_images.npy in the image
+MNIST_SHA_LABEL = "nn-grader.mnist-test-images-sha256"
+REBUILD_HINT = "rebuild the grading image: bash docker/build_images.sh"
+STREAMS = {1: STDOUT, 2: STDERR}
+
+
+def docker_client(timeout: float = 60):
+    """A client of the local engine, or ``BoxUnavailable`` saying how to get one."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as error:
+        raise BoxUnavailable(f"cannot reach a Docker engine ({error}); start one (e.g. "
+                             "bash docker/engine.sh start) or use --backend process") from None
+    return client
+
+
+def grader_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def remove_stale_containers(client) -> None:
+    """Containers of graders on this host that are gone (killed with SIGKILL, say)."""
+    from docker.errors import DockerException
+
+    host = socket.gethostname()
+    try:
+        containers = client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
+    except DockerException:
+        return
+    for container in containers:
+        owner = container.labels.get(GRADER_LABEL, "")
+        name, _, pid = owner.partition(":")
+        if name == host and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                container.remove(force=True)
+            except DockerException:
+                pass
+
+
+class DockerProcess(RunningBox):
+    """A started container: its attached streams, read by a thread into a queue."""
+
+    def __init__(self, client, container, attached):
+        self.client, self.container, self.attached = client, container, attached
+        self.resources = ""
+        self.killed = False
+        container.reload()
+        self.cgroup = Cgroup.of_process(container.attrs.get("State", {}).get("Pid") or 0)
+        self.chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        threading.Thread(target=self._pump, name="box-stdout", daemon=True).start()
+
+    def _pump(self) -> None:
+        from docker.utils.socket import frames_iter_no_tty
+
+        try:
+            for stream, data in frames_iter_no_tty(self.attached):
+                if stream in STREAMS and data:
+                    self.chunks.put((STREAMS[stream], data))
+        except (OSError, ValueError):
+            pass
+        self.chunks.put((STDOUT, b""))
+
+    def send(self, data: bytes) -> None:
+        def write() -> None:
+            try:
+                self.attached._sock.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=write, name="box-stdin", daemon=True).start()
+
+    def read(self, timeout: float) -> list[tuple[str, bytes]]:
+        try:
+            chunks = [self.chunks.get(timeout=max(timeout, 0.0))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                chunks.append(self.chunks.get_nowait())
+            except queue.Empty:
+                return chunks
+
+    def kill(self) -> None:
+        from docker.errors import DockerException
+
+        self.killed = True
+        try:
+            self.container.kill()
+        except DockerException:
+            pass
+
+    def oom_kills(self) -> int:
+        """From the container's cgroup, read on the host (where the host may read it)."""
+        return self.cgroup.usage().oom_kills if self.cgroup is not None else 0
+
+    def finish(self, timeout: float) -> BoxExit:
+        import requests
+        from docker.errors import DockerException
+
+        try:
+            code = self.container.wait(timeout=max(timeout, 0.1)).get("StatusCode")
+        except (requests.exceptions.RequestException, DockerException):
+            self.kill()
+            code = self.container.wait(timeout=60).get("StatusCode")
+        oom = False
+        try:
+            self.container.reload()
+            oom = bool(self.container.attrs.get("State", {}).get("OOMKilled"))
+        except DockerException:
+            pass
+        try:
+            self.attached.close()
+        except OSError:
+            pass
+        try:
+            self.container.remove(force=True)
+        except DockerException:
+            pass
+        if code is not None and code > 128:  # the engine's way of saying "killed by a signal"
+            code = -(code - 128)
+        return BoxExit(returncode=code, oom_kills=int(oom), killed_by_host=self.killed)
+
+
+class DockerBox(Box):
+    name = "docker"
+
+    def __init__(self, image: str, settings: DockerSettings):
+        from docker.errors import ImageNotFound
+
+        self.client = docker_client()
+        try:
+            found = self.client.images.get(image)
+        except ImageNotFound:
+            raise BoxUnavailable(f"the grading image {image} does not exist; build it: "
+                                 "bash docker/build_images.sh") from None
+        labels = (found.attrs.get("Config") or {}).get("Labels") or {}
+        if PYTHON_LABEL not in labels:
+            raise BoxUnavailable(f"the image {image} is not a grading image (no {PYTHON_LABEL} "
+                                 f"label); {REBUILD_HINT}")
+        self.image, self.labels, self.settings = image, labels, settings
+        self.short_id = found.short_id
+        remove_stale_containers(self.client)
+
+    def needs_uid(self) -> bool:
+        return True
+
+    def isolation(self, uid: int | None) -> Isolation:
+        return Isolation(box=self.name, uid=uid, notes=[
+            f"a container of {self.image} ({self.short_id}) per box: no network, read-only root, "
+            "no capabilities, no new privileges, seccomp filter, nothing mounted"])
+
+    def check_mnist(self, plan: BoxPlan) -> None:
+        """The image's MNIST test images must be the host's (whose labels judge them)."""
+        if not plan.mnist_files:
+            return
+        expected = hashlib.sha256(plan.mnist_files["test_images"].read_bytes()).hexdigest()
+        if self.labels.get(MNIST_SHA_LABEL) != expected:
+            raise BoxUnavailable(f"the image {self.image} holds other MNIST test images "
+                                 f"(SHA-256 {self.labels.get(MNIST_SHA_LABEL)}) than this "
+                                 f"machine's cache ({expected}); {REBUILD_HINT}")
+
+    def start(self, plan: BoxPlan) -> RunningBox:
+        from docker.errors import DockerException
+
+        self.check_mnist(plan)
+        directory = self.labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
+        plan.place_mnist(plan.mnist_targets(directory))
+        size = f"size={plan.scratch_mb}m,mode=1777"
+        try:
+            container = self.client.containers.create(
+                self.image, [self.labels[PYTHON_LABEL], "-I", "-c", BOOTSTRAP_SOURCE, BOX_DIR],
+                name=f"nn-grader-{uuid.uuid4().hex[:12]}", user=f"{plan.uid}:{plan.uid}",
+                labels={CONTAINER_LABEL: "1", GRADER_LABEL: grader_id()},
+                environment=plan.environment(), working_dir="/tmp", network_mode="none",
+                read_only=True, tmpfs={"/tmp": size}, shm_size=plan.scratch_mb << 20,
+                mem_limit=f"{plan.memory_mb}m", memswap_limit=f"{plan.memory_mb}m",
+                pids_limit=plan.max_processes, nano_cpus=int(self.settings.cpus * 1e9),
+                cap_drop=["ALL"], ipc_mode="private", stdin_open=True, tty=False,
+                security_opt=["no-new-privileges",
+                              f"seccomp={json.dumps(docker_profile())}"])
+            attached = self.client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            container.start()
+        except DockerException as error:
+            raise BoxUnavailable(f"the Docker engine could not start the box: {error}") from None
+        running = DockerProcess(self.client, container, attached)
+        running.resources = (f"container cgroup: {plan.memory_mb} MB (no swap), "
+                             f"{plan.max_processes} pids, {self.settings.cpus:g} CPUs")
+        return running

@@ -1,0 +1,106 @@
+"""A box that is a child process of the grader: started held, placed, then let go.
+
+The command is started behind a one-line shell that waits for a first line on
+stdin: meanwhile the grader puts its pid into the box's cgroup, so that every
+process the box ever makes is counted there. Without a cgroup the limits are
+the supervisor's rlimits, and the CPU time is the kernel's accounting of the
+reaped process tree (``wait4``).
+"""
+from __future__ import annotations
+
+import os
+import select
+import selectors
+import signal
+import subprocess
+import threading
+import time
+
+from grader.boxes.base import STDERR, STDOUT, BoxExit, RunningBox
+from grader.cgroups import Cgroup
+
+READ_CHUNK = 1 << 16
+
+
+class ProcessBox(RunningBox):
+    """A running box process: pipes for its three streams, a cgroup when there is one."""
+
+    def __init__(self, command: list[str], environment: dict[str, str], cgroup: Cgroup | None,
+                 resources: str, pass_fds: tuple[int, ...] = ()):
+        self.cgroup, self.resources = cgroup, resources
+        self.killed = False
+        # held until its first line of stdin, which comes once it is in its cgroup
+        held = ["/bin/sh", "-c", 'read go && exec "$@"', "nn-grader-box", *command]
+        self.process = subprocess.Popen(
+            held, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=environment, pass_fds=pass_fds, start_new_session=True, close_fds=True, cwd="/")
+        try:
+            if cgroup is not None:
+                cgroup.add(self.process.pid)
+            self.process.stdin.write(b"go\n")
+            self.process.stdin.flush()
+        except OSError:
+            self.kill()
+            raise
+        self.selector = selectors.DefaultSelector()
+        for stream, name in ((self.process.stdout, STDOUT), (self.process.stderr, STDERR)):
+            os.set_blocking(stream.fileno(), False)
+            self.selector.register(stream, selectors.EVENT_READ, name)
+        self.pidfd = os.pidfd_open(self.process.pid)
+
+    def send(self, data: bytes) -> None:
+        def write() -> None:
+            try:
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):  # the box is gone already
+                pass
+
+        threading.Thread(target=write, name="box-stdin", daemon=True).start()
+
+    def read(self, timeout: float) -> list[tuple[str, bytes]]:
+        if not self.selector.get_map():
+            time.sleep(min(timeout, 0.05))
+            return []
+        chunks = []
+        for key, _ in self.selector.select(timeout):
+            try:
+                chunk = os.read(key.fileobj.fileno(), READ_CHUNK)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+            chunks.append((key.data, chunk))
+        return chunks
+
+    def kill(self) -> None:
+        self.killed = True
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    def oom_kills(self) -> int:
+        return self.cgroup.usage().oom_kills if self.cgroup is not None else 0
+
+    def finish(self, timeout: float) -> BoxExit:
+        if not select.select([self.pidfd], [], [], max(0.0, timeout))[0]:
+            self.kill()
+        _, status, usage = os.wait4(self.process.pid, 0)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        os.close(self.pidfd)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.selector.close()
+        box_exit = BoxExit(returncode=self.process.returncode, killed_by_host=self.killed,
+                           cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3))
+        if self.cgroup is not None:
+            measured = self.cgroup.remove()  # kills whatever outlived the box's PID 1 first
+            box_exit.cpu_seconds = measured.cpu_seconds or box_exit.cpu_seconds
+            box_exit.memory_peak_mb, box_exit.oom_kills = measured.memory_peak_mb, measured.oom_kills
+        return box_exit

@@ -1,0 +1,52 @@
+"""No box at all, for trusted code only (``--no-sandbox``): the supervisor as a plain child.
+
+The same supervisor and protocol, so verdicts are computed the same way, but
+nothing is isolated: the submission runs as the grading user, sees the whole
+machine and the network, and a process it detaches may outlive the grading.
+Every report says so.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from grader.boxes.base import BOOTSTRAP_SOURCE, Box, BoxExit, BoxPlan, Isolation, RunningBox
+from grader.boxes.bwrap import RLIMITS, python_binds
+from grader.boxes.process import ProcessBox
+
+
+class TrustedProcess(ProcessBox):
+    """The supervisor in a temporary directory of its own, removed at the end."""
+
+    def __init__(self, command: list[str], environment: dict[str, str], directory: Path):
+        self.directory = directory
+        super().__init__(command, environment, None, RLIMITS)
+
+    def finish(self, timeout: float) -> BoxExit:
+        try:
+            return super().finish(timeout)
+        finally:  # rm handles trees of any depth; what it cannot remove stays in the temp dir
+            subprocess.run(["rm", "-rf", "--one-file-system", str(self.directory)],
+                           capture_output=True, timeout=600)
+
+
+class TrustedBox(Box):
+    name = "none"
+
+    def isolation(self, uid: int | None) -> Isolation:
+        return Isolation(box=self.name, network_cut=False, secrets_hidden=False, notes=[
+            "NO SANDBOX (--no-sandbox, for trusted code only): the submission ran as the grading "
+            "user with the network, every file of this user and no namespaces"])
+
+    def start(self, plan: BoxPlan) -> RunningBox:
+        _, numpy_path, interpreter = python_binds()
+        directory = Path(tempfile.mkdtemp(prefix="nn-grader-trusted-"))
+        plan.request.python_path = numpy_path
+        plan.request.kill_all_between_runs = False  # kill(-1) would hit the user's own processes
+        plan.request.memory_mb = plan.memory_mb
+        plan.place_mnist({role: str(path) for role, path in plan.mnist_files.items()})
+        environment = {**plan.environment(), "HOME": str(directory), "TMPDIR": str(directory)}
+        command = [interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box")]
+        return TrustedProcess(command, environment, directory)

@@ -1,0 +1,174 @@
+"""The grading pipeline: load the cases -> run each group of sections in a box -> judge ->
+score -> report.
+
+Sections that share a box (the six unit sections) are run by one supervisor
+that imports the submission once; MNIST has a box of its own. Which kind of
+box (bubblewrap, a Docker container, or none for trusted code) is the only
+thing the backends change: the supervisor, the protocol and the judging are
+the same.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+from grader import __version__
+from grader.box_session import BoxOutcome, Deadlines, run_box
+from grader.boxes import Box, BoxUnavailable, make_box
+from grader.boxes.base import BoxPlan, runtime_files
+from grader.config import ConfigError, GradingConfig, load_config
+from grader.mnist_section import MnistDataError
+from grader.modification import check_modifications
+from grader.options import BACKENDS, GradingOptions
+from grader.protocol import SOLUTION_FILE, BoxRequest, Progress, RunSpec
+from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
+from grader.sections import KINDS, CasesError, SectionKind
+from grader.uid_slots import NoFreeSlot, grading_uid
+from reference import common
+
+MAX_SUBMISSION_BYTES = 1 << 20
+SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
+SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
+REFERENCE_SOLUTION = Path(common.__file__).resolve().with_name("solution.py")
+
+ProgressCallback = Callable[[RunSpec, Progress], None]
+
+
+class GradingError(Exception):
+    """The grader cannot grade (bad path, broken test cases, no box); not a verdict."""
+
+
+def read_submission(path: Path) -> bytes:
+    """The submitted file's bytes: a regular file of bounded size (never a pipe or a device)."""
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise GradingError(f"submission {path} does not exist") from None
+    except OSError as error:
+        raise GradingError(f"submission {path} cannot be read: {error.strerror}") from None
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise GradingError(f"submission {path} is not a file (give the path to solution.py)")
+    with os.fdopen(descriptor, "rb") as stream:
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise GradingError(f"submission {path} is {info.st_size} bytes; at most "
+                               f"{MAX_SUBMISSION_BYTES}")
+        return stream.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
+
+
+def build_sections(config: GradingConfig, options: GradingOptions
+                   ) -> tuple[list[SectionKind], dict[str, SectionResult]]:
+    """The sections to grade, and the results of those ``options`` skip."""
+    kinds, skipped = [], {}
+    for section in common.SECTIONS:
+        kind = KINDS[section.kind]
+        reason = kind.skip_reason(options)
+        if reason:
+            skipped[section.name] = SectionResult(
+                name=section.name, title=section.title, points=0.0, max_points=section.points,
+                status=Verdict.skipped, message=reason)
+            continue
+        try:
+            kinds.append(kind.create(section, config, options))
+        except (CasesError, MnistDataError) as error:
+            raise GradingError(f"{section.name}: {error}") from None
+    return kinds, skipped
+
+
+def plan_box(group: list[SectionKind], source: bytes, config: GradingConfig,
+             uid: int | None) -> BoxPlan:
+    files = {**runtime_files(), SOLUTION_FILE: source}
+    mnist_files = {}
+    for kind in group:
+        files.update(kind.files())
+        mnist_files.update(kind.mnist_files())
+    return BoxPlan(
+        request=BoxRequest(runs=[spec for kind in group for spec in kind.runs()],
+                           import_timeout_seconds=config.box.import_timeout_seconds),
+        files=files, blas_threads=max(kind.blas_threads() for kind in group),
+        memory_mb=max(kind.limits.memory_mb for kind in group) + SUPERVISOR_MEMORY_MB,
+        max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES,
+        scratch_mb=config.box.scratch_mb, mnist_files=mnist_files, uid=uid)
+
+
+def grade_group(box: Box, group: list[SectionKind], source: bytes, config: GradingConfig,
+                uid: int | None, on_progress: ProgressCallback | None
+                ) -> tuple[list[SectionResult], BoxOutcome]:
+    """One box for ``group``: run it, then let each section judge its own runs."""
+    plan = plan_box(group, source, config, uid)
+    totals = [kind.total_seconds for kind in group if kind.total_seconds is not None]
+    deadlines = Deadlines(import_seconds=config.box.import_timeout_seconds,
+                          total_seconds=max(totals) if totals else None)
+    outcome = run_box(box, plan, deadlines, on_progress)
+    if outcome.hello is None:  # before the hello only the grader's own code runs
+        raise GradingError(f"the {box.name} box did not start ({outcome.failure.message}; exit "
+                           f"code {outcome.exit.returncode}):\n{outcome.stderr_tail[-2000:]}")
+    results, position = [], 0
+    for kind in group:
+        count = len(kind.runs())
+        results.append(kind.judge(outcome, outcome.runs[position:position + count]))
+        position += count
+    return results, outcome
+
+
+def sandbox_info(options: GradingOptions, box: Box, uid: int | None,
+                 outcomes: list[BoxOutcome]) -> SandboxInfo:
+    isolation = box.isolation(uid)
+    resources = "; ".join(dict.fromkeys(outcome.resources for outcome in outcomes)) or "none ran"
+    return SandboxInfo(backend=options.backend, box=isolation.box, resources=resources,
+                       network_cut=isolation.network_cut, secrets_hidden=isolation.secrets_hidden,
+                       uid=uid, notes=isolation.notes)
+
+
+def grade_submission(submission: Path, options: GradingOptions = GradingOptions(),
+                     on_progress: ProgressCallback | None = None) -> GradingReport:
+    """Grade ``submission`` (a ``solution.py``) on every section; raises ``GradingError`` only
+    when the grader itself cannot grade, never for anything the submission does."""
+    started = time.perf_counter()
+    if options.backend not in BACKENDS:
+        raise GradingError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
+    source = read_submission(submission)
+    try:
+        config = load_config(options.cases_dir)
+    except ConfigError as error:
+        raise GradingError(str(error)) from None
+    if not Path(options.cases_dir).is_dir():
+        raise GradingError(f"test case directory {options.cases_dir} does not exist")
+    kinds, results = build_sections(config, options)
+    try:
+        box = make_box(options, config)
+    except BoxUnavailable as error:
+        raise GradingError(f"no box to grade in: {error}") from None
+    uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
+    groups: dict[str, list[SectionKind]] = {}
+    for kind in kinds:
+        groups.setdefault(kind.box_key, []).append(kind)
+    outcomes = []
+    try:
+        with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
+            for group in groups.values():
+                group_results, outcome = grade_group(box, group, source, config, uid,
+                                                     on_progress)
+                outcomes.append(outcome)
+                results.update((result.name, result) for result in group_results)
+    except (NoFreeSlot, BoxUnavailable) as error:
+        raise GradingError(str(error)) from None
+    sections = [results[section.name] for section in common.SECTIONS]
+    warnings = check_modifications(source.decode("utf-8", errors="replace"),
+                                   REFERENCE_SOLUTION.read_text(encoding="utf-8"))
+    if warnings and config.policy.fail_on_modified_code:
+        for section in sections:
+            section.points = 0.0
+        warnings.append("the submission fails: given code was modified "
+                        "(policy.fail_on_modified_code = true)")
+    return GradingReport(
+        submission=str(submission), total=sum(s.points for s in sections),
+        max_total=sum(s.points for s in common.SECTIONS), sections=sections, warnings=warnings,
+        sandbox=sandbox_info(options, box, uid if box.needs_uid() else None, outcomes),
+        seconds=round(time.perf_counter() - started, 3), grader_version=__version__)

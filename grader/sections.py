@@ -1,0 +1,255 @@
+"""The kinds of section: each owns its limits, its runs, what its box holds and its judging.
+
+``unit`` sections (ReLU ... SGDMomentum) run their public and their hidden
+cases in a child each, all six sections in one shared box; ``mnist`` trains
+in a box of its own whose time limit covers everything from the box's start.
+A new kind is a new class here and an entry in ``KINDS``; nothing else
+branches on a section's name or kind.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from grader.box_session import BoxOutcome, RunOutcome
+from grader.config import GradingConfig, Limits, MnistLimits
+from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
+                          judge_unit_run, read_arrays, run_end_verdict)
+from grader.mnist_section import MnistInputs, prepare_mnist_inputs
+from grader.options import GradingOptions
+from grader.protocol import MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
+from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict
+from reference import common
+from reference.common import Case, CaseFileError, Section
+
+VISIBILITIES = ("public", "hidden")
+PROGRESS_SECONDS = 2.0
+
+
+class CasesError(Exception):
+    """The test cases cannot be used (not the student's fault)."""
+
+
+def import_failure(outcome: BoxOutcome) -> tuple[Verdict, str] | None:
+    """A failure of the box's one import of solution.py, shared by all its sections."""
+    imported = outcome.imported
+    if imported is not None and imported.ok:
+        return None
+    if imported is not None:
+        return Verdict.import_error, f"solution.py could not be imported:\n{imported.error}"
+    failure = outcome.failure
+    if failure is None:  # pragma: no cover - a box ends with a failure or an import
+        return Verdict.exited, "the box ended without importing solution.py"
+    return box_failure_verdict(failure, outcome, "while importing solution.py")
+
+
+class SectionKind(ABC):
+    """One graded section of one grading."""
+
+    box_key: str                    # sections with the same key share a box
+    total_seconds: float | None = None  # a limit on the whole box, import included
+
+    def __init__(self, section: Section, limits: Limits):
+        self.section, self.limits = section, limits
+
+    @classmethod
+    @abstractmethod
+    def create(cls, section: Section, config: GradingConfig, options: GradingOptions
+               ) -> SectionKind:
+        """The section for one grading (reading its cases, preparing its data)."""
+
+    @classmethod
+    def skip_reason(cls, options: GradingOptions) -> str | None:
+        """Why ``options`` skip sections of this kind, or None."""
+        return None
+
+    @property
+    def name(self) -> str:
+        return self.section.name
+
+    def blas_threads(self) -> int:
+        return 1
+
+    def run_spec(self, visibility: str, kind: str, **extra) -> RunSpec:
+        limits = self.limits
+        return RunSpec(section=self.name, kind=kind, visibility=visibility,
+                       timeout_seconds=limits.timeout_seconds, cpu_seconds=limits.cpu_seconds,
+                       memory_mb=limits.memory_mb, max_processes=limits.max_processes,
+                       max_file_size_mb=limits.max_file_size_mb,
+                       max_output_kb=limits.max_output_kb, **extra)
+
+    @abstractmethod
+    def runs(self) -> list[RunSpec]:
+        """The supervisor's runs for this section, in order."""
+
+    def files(self) -> dict[str, bytes]:
+        """Inputs for the bundle, by path in the box."""
+        return {}
+
+    def mnist_files(self) -> dict[str, Path]:
+        """Host files the box mounts read-only."""
+        return {}
+
+    @abstractmethod
+    def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
+        """The section's result from its runs (``runs`` are those of ``self.runs()``)."""
+
+    def result(self, cases: list[CaseResult], seconds: float, runs: list[RunOutcome],
+               failure: tuple[Verdict, str, str] | None = None, **extra) -> SectionResult:
+        """Score: the points only when every case passed. ``failure`` is (verdict, message,
+        scope) of a failure of the whole section; otherwise the first failing case decides."""
+        if failure is None:
+            first = next((case for case in cases if case.verdict != Verdict.passed), None)
+            failure = (first.verdict, first.message, first.visibility) if first else None
+        verdict, message, scope = failure or (Verdict.passed, "", None)
+        passed = verdict == Verdict.passed
+        tails = {} if passed else {run.spec.visibility: run.ended.output_tail
+                                   for run in runs if run.ended and run.ended.output_tail}
+        return SectionResult(name=self.name, title=self.section.title,
+                             points=self.section.points if passed else 0.0,
+                             max_points=self.section.points, status=verdict, message=message,
+                             failure_scope=scope, seconds=round(seconds, 3), cases=cases,
+                             output_tails=tails, **extra)
+
+    def skipped(self, reason: str) -> SectionResult:
+        return SectionResult(name=self.name, title=self.section.title, points=0.0,
+                             max_points=self.section.points, status=Verdict.skipped,
+                             message=reason)
+
+
+class UnitSection(SectionKind):
+    """Cases with expected outputs: the box computes, the host compares."""
+
+    box_key = UNIT
+
+    def __init__(self, section: Section, limits: Limits, cases_dir: Path):
+        super().__init__(section, limits)
+        self.cases_dir = Path(cases_dir)
+        self.cases: dict[str, list[Case]] = {}
+        try:
+            for visibility in VISIBILITIES:
+                tests_dir = self.cases_dir / visibility
+                self.cases[visibility] = common.load_cases(tests_dir, section)
+                for case in self.cases[visibility]:
+                    expected = common.expected_dir(tests_dir, section) / f"{case.name}.npz"
+                    if not expected.is_file():
+                        raise CaseFileError(f"expected outputs {expected} are missing")
+        except CaseFileError as error:
+            raise CasesError(str(error)) from None
+
+    @classmethod
+    def create(cls, section: Section, config: GradingConfig, options: GradingOptions
+               ) -> UnitSection:
+        return cls(section, config.unit, options.cases_dir)
+
+    def runs(self) -> list[RunSpec]:
+        return [self.run_spec(visibility, UNIT, input_dir=common.input_dir(
+            Path(), self.section).name) for visibility in VISIBILITIES if self.cases[visibility]]
+
+    def files(self) -> dict[str, bytes]:
+        files = {}
+        for visibility in VISIBILITIES:
+            source = common.input_dir(self.cases_dir / visibility, self.section)
+            for path in sorted(source.iterdir()):
+                if path.is_file():
+                    files[f"inputs/{visibility}/{source.name}/{path.name}"] = path.read_bytes()
+        return files
+
+    def expected(self, visibility: str) -> dict[str, dict[str, np.ndarray]]:
+        tests_dir = self.cases_dir / visibility
+        try:
+            return {case.name: common.load_expected(tests_dir, self.section, case)
+                    for case in self.cases[visibility]}
+        except CaseFileError as error:
+            raise CasesError(str(error)) from None
+
+    def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
+        seconds = sum(run.ended.seconds for run in runs if run.ended)
+        failure = import_failure(outcome)
+        if failure is not None:
+            cases = [CaseResult(name=case.name, visibility=visibility, verdict=Verdict.not_run,
+                                message="not run: solution.py could not be imported")
+                     for visibility in VISIBILITIES for case in self.cases[visibility]]
+            return self.result(cases, seconds, runs, (*failure, "section"))
+        cases = []
+        for run in runs:
+            visibility = run.spec.visibility
+            cases += judge_unit_run(self.section, run, self.cases[visibility], outcome,
+                                    self.expected(visibility), self.limits.cpu_seconds,
+                                    self.limits.memory_mb)
+        return self.result(cases, seconds, runs)
+
+
+class MnistSection(SectionKind):
+    """Train on MNIST within the time limit; the host scores the predictions with the labels."""
+
+    box_key = MNIST
+
+    def __init__(self, section: Section, limits: MnistLimits, inputs: MnistInputs):
+        super().__init__(section, limits)
+        self.inputs = inputs
+        self.total_seconds = limits.timeout_seconds
+
+    @classmethod
+    def create(cls, section: Section, config: GradingConfig, options: GradingOptions
+               ) -> MnistSection:
+        inputs = prepare_mnist_inputs(options.mnist_dir, options.blas_threads,
+                                      options.mnist_cache_dir, options.mnist_fetch)
+        return cls(section, config.mnist, inputs)
+
+    @classmethod
+    def skip_reason(cls, options: GradingOptions) -> str | None:
+        return "skipped (--skip-mnist)" if options.skip_mnist else None
+
+    def blas_threads(self) -> int:
+        return self.inputs.blas_threads
+
+    def runs(self) -> list[RunSpec]:
+        return [self.run_spec("public", MNIST, progress_seconds=PROGRESS_SECONDS)]
+
+    def mnist_files(self) -> dict[str, Path]:
+        return {"train": self.inputs.train_path, "test_images": self.inputs.test_images_path}
+
+    def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
+        (run,) = runs
+        details = self.inputs.details(self.limits)
+        details.box_seconds, details.cpu_seconds = outcome.seconds, outcome.exit.cpu_seconds
+        frame, payload = run.cases.get("mnist", (None, b""))
+        if frame is not None:
+            details.seconds, details.train_seconds = frame.seconds, frame.train_seconds
+        failure = import_failure(outcome)
+        if failure is not None:
+            case = CaseResult(name="mnist", visibility="public", verdict=Verdict.not_run,
+                              message="not run: solution.py could not be imported")
+            return self.result([case], outcome.seconds, runs, (*failure, "section"),
+                               mnist=details)
+        if frame is None and run.ended is not None:
+            failure = run_end_verdict(run.ended, self.limits.cpu_seconds, self.limits.memory_mb,
+                                      run.oom_kills, "while training")
+        elif frame is None:
+            failure = box_failure_verdict(outcome.failure, outcome, "while training")
+        elif frame.status == "exception":
+            failure = exception_verdict(frame), f"train_mnist_model failed:\n{frame.error}"
+        else:
+            failure = self.score(payload, details)
+        verdict, message = failure or (Verdict.passed, "")
+        case = CaseResult(name="mnist", visibility="public", verdict=verdict, message=message,
+                          seconds=details.seconds)
+        return self.result([case], outcome.seconds, runs, mnist=details)
+
+    def score(self, payload: bytes, details: MnistDetails) -> tuple[Verdict, str] | None:
+        """The accuracy of the predictions, against the labels only the host has."""
+        try:
+            predicted = read_arrays(payload)[MNIST_PREDICTIONS]
+            details.accuracy = common.check_mnist_accuracy(predicted, self.inputs.test_labels)
+        except (UnreadableOutput, KeyError, ValueError) as error:
+            return Verdict.unreadable, f"predictions unreadable: {error}"
+        if details.accuracy > self.limits.min_accuracy:
+            return None
+        return (Verdict.wrong_answer, f"final test accuracy {details.accuracy:.4f} is not above "
+                                      f"{self.limits.min_accuracy:.2f}")
+
+
+KINDS: dict[str, type[SectionKind]] = {UNIT: UnitSection, MNIST: MnistSection}

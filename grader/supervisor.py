@@ -1,0 +1,406 @@
+"""Inside every box, the same supervisor: one import, then one child process per run.
+
+Started by ``grader/box_bootstrap.py`` as the box's PID 1 (bubblewrap
+``--as-pid-1``, or a container's entry), as the unprivileged box user. It
+
+1. makes itself hard to disturb: signals at their defaults (PID 1 of a
+   namespace then ignores them, SIGKILL included, when they come from inside),
+   not dumpable (no ptrace, no ``/proc/1/mem``), a subreaper for orphans;
+2. keeps stdout as the channel to the host and points fd 1 at stderr, so that
+   nothing the submission prints can pass for a frame;
+3. imports numpy, the course framework and ``solution.py`` once (the host
+   bounds this with the import time limit);
+4. for every run of the request forks a child with that run's limits
+   (``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core),
+   relays the child's validated case frames, keeps the tail of what it printed,
+   enforces the wall-clock limit, then kills and reaps every process but itself.
+
+The end of stdin means the host is gone: everything is killed at once.
+Standard library and numpy only.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import io
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from pathlib import Path
+
+from grader import protocol
+from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, Imported, Progress,
+                             RunEnded, RunSpec, RunStarted)
+
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+READ_CHUNK = 1 << 16
+MAX_OPEN_FILES = 64  # with RLIMIT_FSIZE it bounds memfd memory, which RLIMIT_AS does not count
+REAP_SECONDS = 5.0
+MEBIBYTE = 1 << 20
+
+
+class Modules:
+    """What the import gave: the submission, the framework and numpy."""
+
+    def __init__(self, solution, interface, common, numpy):
+        self.solution, self.interface, self.common, self.numpy = solution, interface, common, numpy
+
+
+# ------------------------------------------------------------------ set-up
+def become_init() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                   signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+class Channel:
+    """The frames to the host, on the file descriptor that was stdout."""
+
+    def __init__(self, descriptor: int):
+        self.descriptor = descriptor
+
+    def send(self, frame, payload: bytes = b"") -> None:
+        data = memoryview(protocol.encode_frame(frame, payload))
+        while data:
+            data = data[os.write(self.descriptor, data):]
+
+
+def set_limit(name: str, value: int) -> None:
+    limit = getattr(resource, name)
+    hard = resource.getrlimit(limit)[1]
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    resource.setrlimit(limit, (value, value))
+
+
+def import_modules(box_dir: Path) -> Modules:
+    """numpy and the framework first (their import is not the submission's), then solution.py."""
+    import numpy
+
+    sys.path.insert(0, str(box_dir))  # solution.py and, for `from interface import *`, the framework
+    interface = importlib.import_module("interface")
+    common = importlib.import_module("common")
+    solution = importlib.import_module("solution")
+    return Modules(solution, interface, common, numpy)
+
+
+# ------------------------------------------------------------------ children
+def child_main(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules, results: int,
+               output: int, work: Path) -> None:
+    """In the forked child: limits, output to the supervisor's pipes, the run's code."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    for descriptor in (null, output):
+        os.close(descriptor)
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 1))
+    set_limit("RLIMIT_AS", spec.memory_mb * MEBIBYTE)
+    set_limit("RLIMIT_NPROC", spec.max_processes)
+    set_limit("RLIMIT_FSIZE", spec.max_file_size_mb * MEBIBYTE)
+    set_limit("RLIMIT_CORE", 0)
+    set_limit("RLIMIT_NOFILE", MAX_OPEN_FILES)
+    os.chdir(work)
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
+
+    def emit(frame: CaseFrame, payload: bytes = b"") -> None:
+        frame.error = frame.error[-protocol.MAX_TEXT_CHARS:]
+        Channel(results).send(frame, payload)
+
+    CHILD_RUNS[spec.kind](spec, request, box_dir, modules, emit)
+
+
+def exception_frame(name: str, error: BaseException, common, seconds: float) -> CaseFrame:
+    return CaseFrame(name=name, status="exception", error=common.student_traceback(error),
+                     error_type=type(error).__name__, memory_error=isinstance(error, MemoryError),
+                     seconds=round(seconds, 4))
+
+
+def npz_bytes(common, arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    common.save_npz(buffer, arrays)
+    return buffer.getvalue()
+
+
+def run_unit_cases(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules,
+                   emit) -> None:
+    """Every case of one section and visibility: its outputs as arrays, or its exception."""
+    common, numpy = modules.common, modules.numpy
+    tests_dir = box_dir / protocol.INPUTS_SUBDIR / spec.visibility
+    section = common.SECTIONS_BY_NAME[spec.section]
+    for case in common.load_cases(tests_dir, section):
+        inputs = common.load_inputs(tests_dir, section, case)
+        started = time.perf_counter()
+        try:
+            outputs = common.execute_case(modules.solution, modules.interface, case, inputs)
+        except BaseException as error:  # noqa: BLE001 - the student's code failed: a verdict
+            emit(exception_frame(case.name, error, common, time.perf_counter() - started))
+            continue
+        seconds = round(time.perf_counter() - started, 4)
+        arrays = {name: value for name, value in outputs.items()
+                  if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"}
+        not_arrays = {name: common.describe_value(value) for name, value in outputs.items()
+                      if name not in arrays}
+        emit(CaseFrame(name=case.name, status="ran", not_arrays=not_arrays, seconds=seconds),
+             npz_bytes(common, arrays))
+
+
+def run_mnist(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules, emit) -> None:
+    """Train on the course's preprocessed MNIST and predict the test images (no labels here)."""
+    common, numpy = modules.common, modules.numpy
+    mnist_data = importlib.import_module("mnist_data")
+    paths = request.mnist
+    with numpy.load(paths.train, allow_pickle=False) as train:
+        x_train, y_train = train["x"], train["y"]
+    x_test = numpy.load(paths.test_images, allow_pickle=False)
+    sets = mnist_data.preprocess_course(x_train, y_train, x_test)
+    started = time.perf_counter()
+    try:
+        model = modules.solution.train_mnist_model(sets.x_train, sets.y_train, sets.x_valid,
+                                                   sets.y_valid)
+        train_seconds = round(time.perf_counter() - started, 3)
+        if not isinstance(model, modules.interface.Model):
+            raise TypeError(f"train_mnist_model must return a Model, got {type(model).__name__}")
+        predicted = common.predict_classes(model, sets.x_test)
+    except BaseException as error:  # noqa: BLE001 - the student's code failed: a verdict
+        emit(exception_frame("mnist", error, common, time.perf_counter() - started))
+        return
+    emit(CaseFrame(name="mnist", status="ran", seconds=round(time.perf_counter() - started, 3),
+                   train_seconds=train_seconds),
+         npz_bytes(common, {protocol.MNIST_PREDICTIONS: predicted}))
+
+
+CHILD_RUNS = {UNIT: run_unit_cases, MNIST: run_mnist}  # the child's code, by run kind
+
+
+# ------------------------------------------------------------------ supervising
+class OutputTail:
+    """The last ``limit`` bytes a run printed."""
+
+    def __init__(self, limit: int):
+        self.limit, self.data, self.truncated, self.changed = limit, bytearray(), False, False
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        self.changed = True
+        if len(self.data) > self.limit:
+            del self.data[:len(self.data) - self.limit]
+            self.truncated = True
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    def last_line(self) -> str:
+        """The last non-empty line, a progress bar's last state (after ``\\r``) included."""
+        for line in reversed(self.text().replace("\r", "\n").splitlines()):
+            if line.strip():
+                return line.strip()[-300:]
+        return ""
+
+
+def children_of_self() -> list[int]:
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as stream:
+                pids += [int(pid) for pid in stream.read().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def kill_everything(kill_all: bool) -> None:
+    """Kill and reap every process but this one: in a namespace (or as a uid of our own)
+    ``kill(-1)``; otherwise every child this subreaper has, until none is left."""
+    deadline = time.monotonic() + REAP_SECONDS
+    while time.monotonic() < deadline:
+        if kill_all:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in children_of_self():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.002)
+
+
+def child_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Supervisor:
+    """Runs a request's runs one after the other and reports each on the channel."""
+
+    def __init__(self, box_dir: Path, request: BoxRequest, channel: Channel):
+        self.box_dir, self.request, self.channel = box_dir, request, channel
+
+    def kill_everything(self) -> None:
+        kill_everything(self.request.kill_all_between_runs)
+
+    def host_is_gone(self) -> None:
+        self.kill_everything()
+        os._exit(protocol.EXIT_HOST_GONE)
+
+    def start_child(self, index: int, spec: RunSpec, modules: Modules) -> tuple[int, int, int]:
+        """Fork the run's child; returns its pid and the read ends of its results and output."""
+        results_read, results_write = os.pipe()
+        output_read, output_write = os.pipe()
+        work = self.box_dir.parent / protocol.WORK_SUBDIR / str(index)
+        work.mkdir(parents=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                os.close(results_read)
+                os.close(output_read)
+                os.close(self.channel.descriptor)
+                child_main(spec, self.request, self.box_dir, modules, results_write,
+                           output_write, work)
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except BaseException:  # noqa: BLE001 - e.g. its frames could not be written
+                code = 1
+            os._exit(code)
+        os.close(results_write)
+        os.close(output_write)
+        return pid, results_read, output_read
+
+    def supervise(self, index: int, spec: RunSpec, modules: Modules) -> RunEnded:
+        """Run ``spec`` in a child; relay its frames; whatever it does, end with nothing running."""
+        cpu_before, started = child_cpu_seconds(), time.monotonic()
+        pid, results_read, output_read = self.start_child(index, spec, modules)
+        reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES, {CaseFrame.kind: CaseFrame})
+        tail = OutputTail(spec.max_output_kb * 1024)
+        relayed, rejected = 0, ""
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        for descriptor in (results_read, output_read, pidfd, 0):
+            poller.register(descriptor, select.POLLIN)
+        open_pipes = {results_read, output_read}
+        deadline = started + spec.timeout_seconds
+        last_progress, timed_out, status = started, False, None
+
+        def relay(data: bytes) -> None:
+            nonlocal relayed, rejected
+            if rejected:
+                return
+            try:
+                for frame, payload in reader.feed(data):
+                    relayed += len(payload)
+                    if relayed > protocol.MAX_RUN_PAYLOAD_BYTES:
+                        raise protocol.ProtocolError("the outputs are larger than "
+                                                     f"{protocol.MAX_RUN_PAYLOAD_BYTES} bytes")
+                    frame.run = index
+                    self.channel.send(frame, payload)
+            except protocol.ProtocolError as error:
+                rejected = str(error)
+
+        def drain(descriptor: int, chunk: bytes) -> None:
+            relay(chunk) if descriptor == results_read else tail.add(chunk)
+
+        while status is None or open_pipes:
+            now = time.monotonic()
+            if status is None and now >= deadline:
+                timed_out = True
+                break
+            wait = min(deadline - now, 1.0) if status is None else 0.05
+            for descriptor, _ in poller.poll(max(0.0, wait) * 1000):
+                if descriptor == 0:
+                    if not os.read(0, READ_CHUNK):
+                        self.host_is_gone()
+                elif descriptor == pidfd:
+                    poller.unregister(pidfd)
+                    status = os.waitpid(pid, 0)[1]
+                elif chunk := os.read(descriptor, READ_CHUNK):
+                    drain(descriptor, chunk)
+                else:
+                    poller.unregister(descriptor)
+                    open_pipes.discard(descriptor)
+            if status is not None and open_pipes:
+                self.kill_everything()  # what the child started must not hold its pipes open
+            if spec.progress_seconds and tail.changed and \
+                    time.monotonic() - last_progress >= spec.progress_seconds:
+                last_progress, tail.changed = time.monotonic(), False
+                self.channel.send(Progress(run=index, seconds=round(last_progress - started, 1),
+                                           last_line=tail.last_line()))
+        self.kill_everything()  # after a timeout this reaps the child too
+        for descriptor in open_pipes:  # everything is dead now: the rest is finite
+            while chunk := os.read(descriptor, READ_CHUNK):
+                drain(descriptor, chunk)
+        for descriptor in (results_read, output_read, pidfd):
+            os.close(descriptor)
+        returncode = signal_number = None
+        if status is not None and os.WIFSIGNALED(status):
+            signal_number = os.WTERMSIG(status)
+        elif status is not None:
+            returncode = os.waitstatus_to_exitcode(status)
+        if reader.pending and not rejected:
+            rejected = "the last frame was cut off"
+        return RunEnded(run=index, returncode=returncode, signal=signal_number,
+                        timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
+                        cpu_seconds=round(child_cpu_seconds() - cpu_before, 3),
+                        output_tail=tail.text(), output_truncated=tail.truncated,
+                        rejected=rejected)
+
+    def run(self) -> None:
+        started = time.monotonic()
+        import numpy
+
+        self.channel.send(Hello(pid=os.getpid(), uid=os.getuid(), python=sys.version.split()[0],
+                                numpy=numpy.__version__))
+        (self.box_dir.parent / protocol.WORK_SUBDIR).mkdir(exist_ok=True)
+        os.chdir(self.box_dir.parent / protocol.WORK_SUBDIR)
+        import_started = time.monotonic()
+        try:
+            modules = import_modules(self.box_dir)
+        except BaseException as error:  # noqa: BLE001 - syntax errors, exceptions, sys.exit()
+            common = importlib.import_module("common")
+            self.channel.send(Imported(
+                ok=False, seconds=round(time.monotonic() - import_started, 3),
+                error=common.student_traceback(error)[-protocol.MAX_TEXT_CHARS:],
+                error_type=type(error).__name__))
+        else:
+            self.channel.send(Imported(ok=True,
+                                       seconds=round(time.monotonic() - import_started, 3)))
+            self.kill_everything()  # processes the import may have started
+            for index, spec in enumerate(self.request.runs):
+                self.channel.send(RunStarted(run=index))
+                self.channel.send(self.supervise(index, spec, modules))
+        self.channel.send(Done(seconds=round(time.monotonic() - started, 3)))
+
+
+def main(box_dir: str) -> None:
+    """Entry from the bootstrap: the runs of ``request.json``, every one reported."""
+    box = Path(box_dir)
+    become_init()
+    channel = Channel(os.dup(1))
+    os.dup2(2, 1)  # what the submission prints goes to stderr, never to the channel
+    request = protocol.from_dict(BoxRequest, json.loads(
+        (box / protocol.REQUEST_FILE).read_text(encoding="utf-8")))
+    set_limit("RLIMIT_CORE", 0)
+    if request.memory_mb:
+        set_limit("RLIMIT_AS", request.memory_mb * MEBIBYTE)
+    Supervisor(box, request, channel).run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(protocol.EXIT_OK)  # threads the submission started at import must not hold us
