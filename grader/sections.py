@@ -17,7 +17,7 @@ from grader.box_session import BoxOutcome, RunOutcome
 from grader.config import GradingConfig, Limits, MnistLimits
 from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
                           judge_unit_run, read_arrays, run_end_verdict)
-from grader.mnist_section import MnistInputs, prepare_mnist_inputs
+from grader.mnist import MnistInputs, prepare_mnist_inputs
 from grader.options import GradingOptions
 from grader.protocol import MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
 from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict

@@ -44,8 +44,9 @@ README = """\
     ./run.py unittest mnist      # обучение на MNIST: точность > 90%, не дольше 10 минут
 
 Здесь только открытые тесты; проверяющая система запускает ещё и скрытые.
-Для `mnist` данные скачиваются один раз и кэшируются; можно указать папку с четырьмя
-файлами MNIST в переменной окружения `MNIST_DIR`.
+Для `mnist` четыре файла MNIST один раз скачиваются в папку `mnist/` рядом с `run.py`
+(нужен пакет `pooch`: `pip install pooch`), или положите их туда сами, или укажите
+папку с ними в переменной окружения `MNIST_DIR`.
 
 В проверяющую систему загружайте только файл `solution.py`.
 
@@ -60,8 +61,9 @@ Check your work from this folder with `./run.py unittest <section>`, where
 `<section>` is relu, softmax, dense, crossentropy, sgd, momentum, `all` (the six
 sections above) or mnist (trains on MNIST: test accuracy above 90% within
 10 minutes). Only the public tests are here; the grading system also runs hidden
-ones. MNIST is downloaded once and cached; or set `MNIST_DIR` to a folder with the
-four MNIST files.
+ones. For mnist the four MNIST files are downloaded once into `mnist/` next to `run.py`
+(this needs `pip install pooch`); or put them there yourself, or set `MNIST_DIR` to a
+folder holding them.
 
 Upload only `solution.py` to the grading system.
 """

@@ -45,8 +45,7 @@ def run_mnist(solution, interface, section):
     try:
         data = mnist_data.load_mnist()
     except mnist_data.MnistError as error:
-        print(f"{section.title}: ERROR: {error}\n"
-              "    (hint: set MNIST_DIR to a folder with the four MNIST IDX files)")
+        print(f"{section.title}: ERROR: {error}")
         return False
     sets = mnist_data.preprocess_course(data.x_train, data.y_train, data.x_test)
     print(f"Dataset: {data.name} ({data.source}): {sets.x_train.shape[0]} training, "

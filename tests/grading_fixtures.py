@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.options import DEFAULT_CASES_DIR, REPO_DIR
-from reference import mnist_data
+from grader.mnist import cache, sources
+from reference.mnist_data import MnistData
 
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
 TEMPLATE_SOLUTION = REPO_DIR / "student_template" / "solution.py"
@@ -31,9 +32,9 @@ def synthetic_mnist_cache(cache_dir: Path, n_train: int = 3000, n_test: int = 50
         return np.clip(templates[labels] + noise, 0, 255).astype(np.uint8), labels
 
     (x_train, y_train), (x_test, y_test) = draw(n_train), draw(n_test)
-    data = mnist_data.MnistData(x_train, y_train, x_test, y_test, name=mnist_data.SUBSET_NAME,
+    data = MnistData(x_train, y_train, x_test, y_test, name=sources.SUBSET_NAME,
                                 source="synthetic test digits")
-    mnist_data.save_to_cache(data, cache_dir)
+    cache.save(data, cache_dir)
     return cache_dir
 
 

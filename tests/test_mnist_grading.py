@@ -6,7 +6,7 @@ import pytest
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
 from grader.report_model import Verdict
-from reference import mnist_data
+from grader.mnist import inputs, sources
 from tests.grading_fixtures import (REFERENCE_SOLUTION, cases_with_limits, solution_with,
                                     synthetic_mnist_cache)
 
@@ -34,7 +34,7 @@ def test_reference_passes_and_the_report_names_the_dataset(cases, mnist_cache):
     section = grade_mnist(REFERENCE_SOLUTION, cases, mnist_cache, blas_threads=1)
     assert section.status == Verdict.passed and section.points == 1.0
     assert section.mnist.accuracy > 0.9
-    assert section.mnist.dataset == mnist_data.SUBSET_NAME
+    assert section.mnist.dataset == sources.SUBSET_NAME
     assert (section.mnist.train_size, section.mnist.test_size) == (3000, 500)
     assert section.mnist.blas_threads == 1 and 0 < section.mnist.seconds < 20
     assert section.mnist.seconds <= section.mnist.box_seconds
@@ -73,7 +73,7 @@ def test_training_past_the_time_limit_is_a_timeout_with_the_elapsed_time(tmp_pat
 
 
 def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cache):
-    labels = mnist_cache / mnist_data.SUBSET_NAME / "test_labels.npy"
+    labels = mnist_cache / sources.SUBSET_NAME / "test_labels.npy"
     assert labels.is_file()
     cheater = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + f"""\
     stolen = np.load({str(labels)!r})
@@ -104,7 +104,7 @@ def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cac
 @pytest.mark.npm
 def test_reference_on_full_mnist_reaches_97_5_percent_within_60_seconds():
     section = grade_submission(REFERENCE_SOLUTION, GradingOptions()).sections[-1]
-    assert section.mnist.dataset == mnist_data.FULL_NAME
+    assert section.mnist.dataset == sources.FULL_NAME
     assert (section.mnist.train_size, section.mnist.test_size) == (60000, 10000)
     assert section.mnist.accuracy > 0.975
     assert section.mnist.seconds < 60
@@ -113,10 +113,9 @@ def test_reference_on_full_mnist_reaches_97_5_percent_within_60_seconds():
 @pytest.mark.slow
 @pytest.mark.npm
 def test_reference_on_the_offline_subset_reaches_93_percent(tmp_path):
-    mnist_data.load_mnist(cache_dir=tmp_path, allow_download=False, allow_npm_full=False,
-                          progress=False)
+    inputs.cache.save(sources.npm_subset(), tmp_path)
     options = GradingOptions(mnist_cache_dir=tmp_path, mnist_fetch=False)
     section = grade_submission(REFERENCE_SOLUTION, options).sections[-1]
-    assert section.mnist.dataset == mnist_data.SUBSET_NAME
+    assert section.mnist.dataset == sources.SUBSET_NAME
     assert (section.mnist.train_size, section.mnist.test_size) == (8000, 2000)
     assert section.mnist.accuracy > 0.93
