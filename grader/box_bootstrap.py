@@ -1,10 +1,14 @@
-"""The first code a box runs: ``python -I -S -c <this file's text> /tmp/box``.
+"""The first code a box runs: ``python -I -S -c <this file's text> /tmp/box [PATH...]``.
 
-It reads the bundle (see ``grader.protocol``) from stdin, unpacks it into the
-scratch file system, becomes the unprivileged box user when the box was
-started as root (dropping every capability, the bounding set included), and
-hands over to the supervisor. Standard library only, and small: it is all the
-box needs before the host's files are in place.
+It imports numpy (from the PATHs, the only places of the host's Python the
+box holds) while the host is still preparing the bundle, then reads the
+bundle (see ``grader.protocol``) from stdin, writes its code files into the
+scratch file system (the case inputs stay in memory, out of reach of a full
+disk), becomes the unprivileged box user when the box was started as root
+(dropping every capability, the bounding set included), and hands over to the
+supervisor. Until the bundle arrives only this file and numpy have run. Standard
+library only, and small: it is all the box needs before the host's files are in
+place.
 """
 import json
 import os
@@ -36,8 +40,10 @@ def read_line(limit=24):
     return line
 
 
-def unpack(body, root):
-    """Write the bundle's files under ``root`` (the host is trusted, paths are checked anyway)."""
+def decode(body):
+    """The files of a bundle body: relative path -> bytes (the host is trusted; paths are
+    checked anyway)."""
+    files = {}
     newline = body.index(b"\n")
     magic, count = body[:newline].split(b" ")
     if magic != b"NNBOX1":
@@ -50,11 +56,17 @@ def unpack(body, root):
         name = body[start:start + name_size].decode()
         if name.startswith("/") or ".." in name.split("/"):
             raise ValueError(f"bundle path {name!r} leaves the box directory")
+        files[name] = body[start + name_size:start + name_size + data_size]
+        position = start + name_size + data_size
+    return files
+
+
+def write(files, root):
+    for name, data in files.items():
         path = os.path.join(root, name)
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         with open(path, "wb") as stream:
-            stream.write(body[start + name_size:start + name_size + data_size])
-        position = start + name_size + data_size
+            stream.write(data)
 
 
 def drop_privileges(uid):
@@ -83,23 +95,26 @@ def drop_privileges(uid):
 
 def main():
     root = sys.argv[1]
+    sys.path[:0] = sys.argv[2:]
+    import numpy  # noqa: F401 - loads while the host prepares the bundle; BLAS threads are set
     try:
         size = int(read_line())
         if not 0 < size <= MAX_BUNDLE_BYTES:
             raise ValueError(f"bundle of {size} bytes")
         os.makedirs(root, mode=0o755, exist_ok=True)
-        unpack(read_exact(size), root)
-        with open(os.path.join(root, "request.json"), encoding="utf-8") as stream:
-            request = json.load(stream)
+        files = decode(read_exact(size))
+        inputs = {name: data for name, data in files.items() if name.startswith("inputs/")}
+        write({name: data for name, data in files.items() if name not in inputs}, root)
+        request = json.loads(files["request.json"])
         if request.get("drop_to_uid") is not None:
             drop_privileges(request["drop_to_uid"])
     except Exception as error:  # noqa: BLE001 - reported on stderr, exit code says bad bundle
         print(f"box bootstrap: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         os._exit(71)
-    sys.path[:0] = [os.path.join(root, "runtime"), *request.get("python_path", [])]
+    sys.path.insert(0, os.path.join(root, "runtime"))
     from grader import supervisor
 
-    supervisor.main(root)
+    supervisor.main(root, inputs)
 
 
 if __name__ == "__main__":  # run as `python -c`; never imported

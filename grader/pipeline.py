@@ -19,7 +19,7 @@ from pathlib import Path
 from grader import __version__
 from grader.box_session import BoxOutcome, Deadlines, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
-from grader.boxes.base import BoxPlan, runtime_files
+from grader.boxes.base import BoxShape, RunningBox, runtime_files
 from grader.config import ConfigError, GradingConfig, load_config
 from grader.mnist import MnistDataError
 from grader.modification import check_modifications
@@ -81,39 +81,41 @@ def build_sections(config: GradingConfig, options: GradingOptions
     return kinds, skipped
 
 
-def plan_box(group: list[SectionKind], source: bytes, config: GradingConfig,
-             uid: int | None) -> BoxPlan:
-    files = {**runtime_files(), SOLUTION_FILE: source}
+def box_shape(group: list[SectionKind], config: GradingConfig, uid: int | None) -> BoxShape:
+    """What the box of ``group`` must be started with."""
     mnist_files = {}
     for kind in group:
-        files.update(kind.files())
         mnist_files.update(kind.mnist_files())
-    return BoxPlan(
-        request=BoxRequest(runs=[spec for kind in group for spec in kind.runs()],
-                           import_timeout_seconds=config.box.import_timeout_seconds),
-        files=files, blas_threads=max(kind.blas_threads() for kind in group),
+    return BoxShape(
+        blas_threads=max(kind.blas_threads() for kind in group),
         memory_mb=max(kind.limits.memory_mb for kind in group) + SUPERVISOR_MEMORY_MB,
         max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES,
-        scratch_mb=config.box.scratch_mb, mnist_files=mnist_files, uid=uid)
+        scratch_mb=config.box.scratch_mb, uid=uid, mnist_files=tuple(sorted(mnist_files.items())))
 
 
-def grade_group(box: Box, group: list[SectionKind], source: bytes, config: GradingConfig,
-                uid: int | None, on_progress: ProgressCallback | None
+def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source: bytes,
+                config: GradingConfig, on_progress: ProgressCallback | None
                 ) -> tuple[list[SectionResult], BoxOutcome]:
-    """One box for ``group``: run it, then let each section judge its own runs."""
-    plan = plan_box(group, source, config, uid)
+    """Run ``group`` in its started box, then let each section judge its own runs.
+
+    Every public run comes first; the hidden inputs are sent afterwards (see
+    ``grader.protocol``), so nothing a public run shows can hold hidden data."""
+    files, hidden = {**runtime_files(), SOLUTION_FILE: source}, {}
+    for kind in group:
+        files.update(kind.files("public"))
+        hidden.update(kind.files("hidden"))
+    runs = sorted((spec for kind in group for spec in kind.runs()),
+                  key=lambda spec: spec.visibility != "public")
+    request = BoxRequest(runs=runs, import_timeout_seconds=config.box.import_timeout_seconds)
     totals = [kind.total_seconds for kind in group if kind.total_seconds is not None]
     deadlines = Deadlines(import_seconds=config.box.import_timeout_seconds,
                           total_seconds=max(totals) if totals else None)
-    outcome = run_box(box, plan, deadlines, on_progress)
+    outcome = run_box(running, request, files, deadlines, on_progress, {"hidden": hidden})
     if outcome.hello is None:  # before the hello only the grader's own code runs
         raise GradingError(f"the {box.name} box did not start ({outcome.failure.message}; exit "
                            f"code {outcome.exit.returncode}):\n{outcome.stderr_tail[-2000:]}")
-    results, position = [], 0
-    for kind in group:
-        count = len(kind.runs())
-        results.append(kind.judge(outcome, outcome.runs[position:position + count]))
-        position += count
+    results = [kind.judge(outcome, [run for run in outcome.runs if run.spec.section == kind.name])
+               for kind in group]
     return results, outcome
 
 
@@ -153,7 +155,8 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     try:
         with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
             for group in groups.values():
-                group_results, outcome = grade_group(box, group, source, config, uid,
+                running = box.start(box_shape(group, config, uid))
+                group_results, outcome = grade_group(running, box, group, source, config,
                                                      on_progress)
                 outcomes.append(outcome)
                 results.update((result.name, result) for result in group_results)

@@ -5,8 +5,11 @@ bundle, inside the box (like isolate's meta file, it is all the two share).
 
 - Host -> box, on the box's stdin: one *bundle* (``encode_bundle``): the
   supervisor's runtime files, ``request.json`` (a ``BoxRequest``), the
-  student's ``solution.py`` and the case inputs. Then stdin stays open: its end
-  means the host is gone, and the box kills everything and exits.
+  student's ``solution.py`` and the public case inputs. The hidden inputs come
+  in a second bundle, sent only when the box asks for them (``NeedInputs``)
+  after its last public run has ended: nothing a public run saw or said can
+  hold hidden data, so public messages may be shown to students. stdin stays
+  open: its end means the host is gone, and the box kills everything and exits.
 - Box -> host, on the box's stdout: *frames* (``encode_frame``), each a
   header line ``<header bytes> <payload bytes>``, a JSON header and a binary
   payload (an ``.npz`` of outputs, never a pickle).
@@ -86,7 +89,6 @@ class BoxRequest:
 
     runs: list[RunSpec]
     import_timeout_seconds: float = 10.0
-    python_path: list[str] = field(default_factory=list)  # added to sys.path (numpy's location)
     drop_to_uid: int | None = None  # started as root in the box: become this uid first
     kill_all_between_runs: bool = True  # kill(-1) is safe: PID 1 of a namespace, or a uid of our own
     memory_mb: int = 0             # RLIMIT_AS of the supervisor (0: none)
@@ -137,6 +139,14 @@ class CaseFrame:
 
 
 @dataclass
+class NeedInputs:
+    """The box has run every public run and waits for the bundle of ``visibility`` inputs."""
+
+    kind: ClassVar[str] = "need_inputs"
+    visibility: str
+
+
+@dataclass
 class Progress:
     kind: ClassVar[str] = "progress"
     run: int
@@ -166,8 +176,8 @@ class Done:
     seconds: float
 
 
-FRAMES: dict[str, type] = {frame.kind: frame for frame in
-                           (Hello, Imported, RunStarted, CaseFrame, Progress, RunEnded, Done)}
+FRAMES: dict[str, type] = {frame.kind: frame for frame in (Hello, Imported, RunStarted, CaseFrame,
+                                                           NeedInputs, Progress, RunEnded, Done)}
 
 
 # ----------------------------------------------------------- typed decoding

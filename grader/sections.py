@@ -19,7 +19,7 @@ from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdi
                           judge_unit_run, read_arrays, run_end_verdict)
 from grader.mnist import MnistInputs, prepare_mnist_inputs
 from grader.options import GradingOptions
-from grader.protocol import MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
+from grader.protocol import INPUTS_SUBDIR, MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
 from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict
 from reference import common
 from reference.common import Case, CaseFileError, Section
@@ -84,8 +84,8 @@ class SectionKind(ABC):
     def runs(self) -> list[RunSpec]:
         """The supervisor's runs for this section, in order."""
 
-    def files(self) -> dict[str, bytes]:
-        """Inputs for the bundle, by path in the box."""
+    def files(self, visibility: str) -> dict[str, bytes]:
+        """The inputs of the ``visibility`` cases, by path in the box."""
         return {}
 
     def mnist_files(self) -> dict[str, Path]:
@@ -148,14 +148,10 @@ class UnitSection(SectionKind):
         return [self.run_spec(visibility, UNIT, input_dir=common.input_dir(
             Path(), self.section).name) for visibility in VISIBILITIES if self.cases[visibility]]
 
-    def files(self) -> dict[str, bytes]:
-        files = {}
-        for visibility in VISIBILITIES:
-            source = common.input_dir(self.cases_dir / visibility, self.section)
-            for path in sorted(source.iterdir()):
-                if path.is_file():
-                    files[f"inputs/{visibility}/{source.name}/{path.name}"] = path.read_bytes()
-        return files
+    def files(self, visibility: str) -> dict[str, bytes]:
+        source = common.input_dir(self.cases_dir / visibility, self.section)
+        return {f"{INPUTS_SUBDIR}/{visibility}/{source.name}/{path.name}": path.read_bytes()
+                for path in sorted(source.iterdir()) if path.is_file()}
 
     def expected(self, visibility: str) -> dict[str, dict[str, np.ndarray]]:
         tests_dir = self.cases_dir / visibility

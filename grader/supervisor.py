@@ -21,6 +21,7 @@ Standard library and numpy only.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import io
 import json
@@ -32,9 +33,9 @@ import sys
 import time
 from pathlib import Path
 
-from grader import protocol
-from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, Imported, Progress,
-                             RunEnded, RunSpec, RunStarted)
+from grader import box_bootstrap, protocol
+from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, Imported,
+                             NeedInputs, Progress, RunEnded, RunSpec, RunStarted)
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 READ_CHUNK = 1 << 16
@@ -79,6 +80,17 @@ def set_limit(name: str, value: int) -> None:
     resource.setrlimit(limit, (value, value))
 
 
+def warm_up(common, numpy) -> None:
+    """What every child would do first, done once here (before the submission is imported,
+    so with the framework's own code only): each fork then starts warm."""
+    numpy.random.RandomState  # noqa: B018 - numpy loads its random module on first use
+    buffer = io.BytesIO()
+    common.save_npz(buffer, {"x": numpy.ones((2, 2)) @ numpy.ones((2, 2))}, compress=False)
+    buffer.seek(0)
+    with numpy.load(buffer, allow_pickle=False) as archive:
+        archive["x"]
+
+
 def import_modules(box_dir: Path) -> Modules:
     """numpy and the framework first (their import is not the submission's), then solution.py."""
     import numpy
@@ -86,13 +98,14 @@ def import_modules(box_dir: Path) -> Modules:
     sys.path.insert(0, str(box_dir))  # solution.py and, for `from interface import *`, the framework
     interface = importlib.import_module("interface")
     common = importlib.import_module("common")
+    warm_up(common, numpy)
     solution = importlib.import_module("solution")
     return Modules(solution, interface, common, numpy)
 
 
 # ------------------------------------------------------------------ children
-def child_main(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules, results: int,
-               output: int, work: Path) -> None:
+def child_main(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes], modules: Modules,
+               results: int, output: int, work: Path) -> None:
     """In the forked child: limits, output to the supervisor's pipes, the run's code."""
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
@@ -116,7 +129,7 @@ def child_main(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modul
         frame.error = frame.error[-protocol.MAX_TEXT_CHARS:]
         Channel(results).send(frame, payload)
 
-    CHILD_RUNS[spec.kind](spec, request, box_dir, modules, emit)
+    CHILD_RUNS[spec.kind](spec, request, inputs, modules, emit)
 
 
 def exception_frame(name: str, error: BaseException, common, seconds: float) -> CaseFrame:
@@ -127,34 +140,37 @@ def exception_frame(name: str, error: BaseException, common, seconds: float) -> 
 
 def npz_bytes(common, arrays: dict) -> bytes:
     buffer = io.BytesIO()
-    common.save_npz(buffer, arrays)
+    common.save_npz(buffer, arrays, compress=False)  # a pipe: compressing only costs time
     return buffer.getvalue()
 
 
-def run_unit_cases(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules,
-                   emit) -> None:
+def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes],
+                   modules: Modules, emit) -> None:
     """Every case of one section and visibility: its outputs as arrays, or its exception."""
     common, numpy = modules.common, modules.numpy
-    tests_dir = box_dir / protocol.INPUTS_SUBDIR / spec.visibility
-    section = common.SECTIONS_BY_NAME[spec.section]
-    for case in common.load_cases(tests_dir, section):
-        inputs = common.load_inputs(tests_dir, section, case)
+    folder = f"{protocol.INPUTS_SUBDIR}/{spec.visibility}/{spec.input_dir}"
+    records = json.loads(inputs[f"{folder}/{common.CASES_FILE}"])["cases"]
+    for case in (common.Case(**record) for record in records):
+        with numpy.load(io.BytesIO(inputs[f"{folder}/{case.name}.npz"]),
+                        allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
         started = time.perf_counter()
         try:
-            outputs = common.execute_case(modules.solution, modules.interface, case, inputs)
+            outputs = common.execute_case(modules.solution, modules.interface, case, arrays)
         except BaseException as error:  # noqa: BLE001 - the student's code failed: a verdict
             emit(exception_frame(case.name, error, common, time.perf_counter() - started))
             continue
         seconds = round(time.perf_counter() - started, 4)
-        arrays = {name: value for name, value in outputs.items()
-                  if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"}
+        results = {name: value for name, value in outputs.items()
+                   if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"}
         not_arrays = {name: common.describe_value(value) for name, value in outputs.items()
-                      if name not in arrays}
+                      if name not in results}
         emit(CaseFrame(name=case.name, status="ran", not_arrays=not_arrays, seconds=seconds),
-             npz_bytes(common, arrays))
+             npz_bytes(common, results))
 
 
-def run_mnist(spec: RunSpec, request: BoxRequest, box_dir: Path, modules: Modules, emit) -> None:
+def run_mnist(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes], modules: Modules,
+              emit) -> None:
     """Train on the course's preprocessed MNIST and predict the test images (no labels here)."""
     common, numpy = modules.common, modules.numpy
     mnist_data = importlib.import_module("mnist_data")
@@ -249,8 +265,9 @@ def child_cpu_seconds() -> float:
 class Supervisor:
     """Runs a request's runs one after the other and reports each on the channel."""
 
-    def __init__(self, box_dir: Path, request: BoxRequest, channel: Channel):
-        self.box_dir, self.request, self.channel = box_dir, request, channel
+    def __init__(self, box_dir: Path, request: BoxRequest, channel: Channel,
+                 inputs: dict[str, bytes]):
+        self.box_dir, self.request, self.channel, self.inputs = box_dir, request, channel, inputs
 
     def kill_everything(self) -> None:
         kill_everything(self.request.kill_all_between_runs)
@@ -264,7 +281,10 @@ class Supervisor:
         results_read, results_write = os.pipe()
         output_read, output_write = os.pipe()
         work = self.box_dir.parent / protocol.WORK_SUBDIR / str(index)
-        work.mkdir(parents=True)
+        try:
+            work.mkdir(parents=True)
+        except OSError:  # the submission filled its scratch space: run where it is
+            work = work.parent
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -274,7 +294,7 @@ class Supervisor:
                 os.close(results_read)
                 os.close(output_read)
                 os.close(self.channel.descriptor)
-                child_main(spec, self.request, self.box_dir, modules, results_write,
+                child_main(spec, self.request, self.inputs, modules, results_write,
                            output_write, work)
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -362,6 +382,15 @@ class Supervisor:
                         output_tail=tail.text(), output_truncated=tail.truncated,
                         rejected=rejected)
 
+    def receive_inputs(self, visibility: str) -> None:
+        """Ask the host for the ``visibility`` inputs (after the public runs); kept in memory."""
+        self.channel.send(NeedInputs(visibility=visibility))
+        try:
+            size = int(box_bootstrap.read_line())
+            self.inputs.update(box_bootstrap.decode(box_bootstrap.read_exact(size)))
+        except (EOFError, ValueError):
+            self.host_is_gone()
+
     def run(self) -> None:
         started = time.monotonic()
         import numpy
@@ -383,13 +412,19 @@ class Supervisor:
             self.channel.send(Imported(ok=True,
                                        seconds=round(time.monotonic() - import_started, 3)))
             self.kill_everything()  # processes the import may have started
+            gc.freeze()  # the children's collector then leaves the imported objects (and their
+            #             copy-on-write pages) alone: each fork costs far less
+            received = {"public"}
             for index, spec in enumerate(self.request.runs):
+                if spec.visibility not in received:
+                    self.receive_inputs(spec.visibility)
+                    received.add(spec.visibility)
                 self.channel.send(RunStarted(run=index))
                 self.channel.send(self.supervise(index, spec, modules))
         self.channel.send(Done(seconds=round(time.monotonic() - started, 3)))
 
 
-def main(box_dir: str) -> None:
+def main(box_dir: str, inputs: dict[str, bytes]) -> None:
     """Entry from the bootstrap: the runs of ``request.json``, every one reported."""
     box = Path(box_dir)
     become_init()
@@ -400,7 +435,7 @@ def main(box_dir: str) -> None:
     set_limit("RLIMIT_CORE", 0)
     if request.memory_mb:
         set_limit("RLIMIT_AS", request.memory_mb * MEBIBYTE)
-    Supervisor(box, request, channel).run()
+    Supervisor(box, request, channel, inputs).run()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(protocol.EXIT_OK)  # threads the submission started at import must not hold us

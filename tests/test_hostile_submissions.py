@@ -466,6 +466,13 @@ def test_text_made_for_terminals_and_parsers_is_shown_not_interpreted(attack, ar
     json.loads(gradescope.read_text())
 
 
+def test_a_public_run_never_sees_hidden_inputs(attack):
+    """They reach the box only after its last public run: what public runs print or raise
+    may be shown to students."""
+    relu = only_broken(attack.grade("peek_hidden_inputs_relu").report, "relu", Verdict.exception)
+    assert relu.failure_scope == "public" and seen(relu)["found"] == []
+
+
 def test_hidden_inputs_never_reach_a_student(attack, area):
     out = area.directory(f"{attack.token}-reports")
     junit, gradescope = out / "junit.xml", out / "results.json"

@@ -7,6 +7,7 @@ isolate: bubblewrap namespaces, a Docker container, or nothing (trusted code).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -20,7 +21,8 @@ from grader.protocol import BoxRequest
 GRADER_DIR = Path(__file__).resolve().parent.parent
 FRAMEWORK_DIR = GRADER_DIR.parent / "reference"
 BOOTSTRAP_SOURCE = (GRADER_DIR / "box_bootstrap.py").read_text(encoding="utf-8")
-RUNTIME_SOURCES = {"grader/protocol.py": GRADER_DIR / "protocol.py",
+RUNTIME_SOURCES = {"grader/box_bootstrap.py": GRADER_DIR / "box_bootstrap.py",
+                   "grader/protocol.py": GRADER_DIR / "protocol.py",
                    "grader/supervisor.py": GRADER_DIR / "supervisor.py",
                    "interface.py": FRAMEWORK_DIR / "interface.py",
                    "common.py": FRAMEWORK_DIR / "common.py",
@@ -42,33 +44,28 @@ class BoxUnavailable(Exception):
     """This kind of box cannot run here; the message says how to make it work."""
 
 
-@dataclass
-class BoxPlan:
-    """Everything one box is started with; the box completes ``request`` when it starts."""
+@dataclass(frozen=True)
+class BoxShape:
+    """What a box is started with and keeps. The request and the files come later, on
+    stdin: a box can start (and load numpy) while the grader is still reading the cases."""
 
-    request: BoxRequest
-    files: dict[str, bytes]            # runtime, solution and inputs, by path in the box
     blas_threads: int
     memory_mb: int                     # the whole box, counted by the kernel where it can be
     max_processes: int
     scratch_mb: int                    # size of the box's /tmp (and of /dev/shm)
-    mnist_files: dict[str, Path] = field(default_factory=dict)  # "train"/"test_images" -> host file
-    uid: int | None = None             # the grading's own uid (root hosts)
+    uid: int | None = None             # the grading's own uid (root hosts, containers)
+    mnist_files: tuple[tuple[str, Path], ...] = ()  # ("train" | "test_images", host file)
 
-    def bundle(self) -> bytes:
-        """What the box reads on stdin (``grader.protocol``), the request as it is now."""
-        request = json.dumps(protocol.to_dict(self.request)).encode()
-        return protocol.encode_bundle({**self.files, protocol.REQUEST_FILE: request})
+    def mnist_targets(self, directory: str | None) -> dict[str, str]:
+        """Where each MNIST file is in a box that mounts them under ``directory`` (None: where
+        they are on the host)."""
+        return {role: str(path) if directory is None else f"{directory}/{role}{path.suffix}"
+                for role, path in self.mnist_files}
 
-    def mnist_targets(self, directory: str) -> dict[str, str]:
-        """Where each MNIST file is in a box that mounts them under ``directory``."""
-        return {role: f"{directory}/{role}{path.suffix}" for role, path in self.mnist_files.items()}
-
-    def place_mnist(self, targets: dict[str, str]) -> None:
-        """Tell the supervisor where the MNIST files are in this box."""
-        if targets:
-            self.request.mnist = protocol.MnistPaths(train=targets["train"],
-                                                     test_images=targets["test_images"])
+    def mnist_paths(self, directory: str | None) -> protocol.MnistPaths | None:
+        """The same, as the supervisor is told (None when the box trains nothing)."""
+        targets = self.mnist_targets(directory)
+        return protocol.MnistPaths(**targets) if targets else None
 
     def environment(self) -> dict[str, str]:
         """The box's whole environment: BLAS threads are fixed before numpy is imported."""
@@ -101,10 +98,22 @@ class Isolation:
     notes: list[str] = field(default_factory=list)
 
 
+def bundle(request: BoxRequest, files: dict[str, bytes]) -> bytes:
+    """What a box reads on stdin (``grader.protocol``)."""
+    encoded = json.dumps(protocol.to_dict(request)).encode()
+    return protocol.encode_bundle({**files, protocol.REQUEST_FILE: encoded})
+
+
 class RunningBox(ABC):
     """A started box: its output streams, its stdin, and its end."""
 
-    resources: str  # how memory and processes are limited in this box, for the report
+    resources: str = ""  # how memory and processes are limited in this box, for the report
+    request_fields: dict  # what this kind of box sets in every request (uid, rlimits, paths)
+    started: float        # time.monotonic() when it was started: its deadlines count from here
+
+    def complete(self, request: BoxRequest) -> BoxRequest:
+        """``request`` as this box must receive it."""
+        return dataclasses.replace(request, **self.request_fields)
 
     @abstractmethod
     def send(self, data: bytes) -> None:
@@ -138,8 +147,8 @@ class Box(ABC):
         """What this kind does here (before anything runs)."""
 
     @abstractmethod
-    def start(self, plan: BoxPlan) -> RunningBox:
-        """Start the supervisor in a new box holding only what ``plan`` says."""
+    def start(self, shape: BoxShape) -> RunningBox:
+        """Start a new box of ``shape``; its bootstrap waits for the bundle."""
 
     def needs_uid(self) -> bool:
         """Whether gradings must each hold a uid of their own (see ``grader.uid_slots``)."""

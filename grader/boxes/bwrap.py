@@ -16,6 +16,7 @@ disabled.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxPlan, BoxUnavailable,
+from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxShape, BoxUnavailable,
                                Isolation, RunningBox)
 from grader.boxes.process import ProcessBox
 from grader.cgroups import Cgroup, CgroupUnavailable
@@ -39,16 +40,15 @@ RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE)"
 
 @functools.cache
 def python_binds() -> tuple[list[tuple[str, str]], list[str], str]:
-    """(bind or symlink arguments, sys.path entries for numpy, the interpreter) for this Python."""
-    import numpy
-
+    """(bind or symlink arguments, sys.path entries for numpy, the interpreter) for this Python
+    (numpy is found, not imported: the box is started before the grader has loaded it)."""
     interpreter = os.path.realpath(sys.executable)
     paths = {interpreter, sysconfig.get_path("stdlib")}
     if sysconfig.get_config_var("Py_ENABLE_SHARED"):
         library = Path(sysconfig.get_config_var("LIBDIR")) / sysconfig.get_config_var("INSTSONAME")
         if library.exists():
             paths.add(str(library.resolve()))
-    numpy_dir = Path(numpy.__file__).resolve().parent
+    numpy_dir = Path(importlib.util.find_spec("numpy").origin).resolve().parent
     paths |= {str(numpy_dir)} | {str(p) for p in [numpy_dir.with_name("numpy.libs")] if p.is_dir()}
     entries = []
     for directory in SYSTEM_LIBRARY_DIRS:
@@ -113,9 +113,8 @@ class BwrapBox(Box):
                          "(processes counted per namespace, memory by RLIMIT_AS)")
         return Isolation(box=self.name, uid=uid, notes=notes)
 
-    def command(self, plan: BoxPlan, seccomp_fd: int) -> list[str]:
+    def command(self, shape: BoxShape, seccomp_fd: int) -> list[str]:
         binds, numpy_path, interpreter = python_binds()
-        plan.request.python_path = numpy_path
         arguments = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                      "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1",
                      "--hostname", "box", "--clearenv", "--seccomp", str(seccomp_fd)]
@@ -124,41 +123,41 @@ class BwrapBox(Box):
                 arguments += ["--cap-add", capability]
         else:
             arguments += ["--unshare-user", "--disable-userns"]
-        for key, value in plan.environment().items():
+        for key, value in shape.environment().items():
             arguments += ["--setenv", key, value]
-        mnist = plan.mnist_targets(BOX_MNIST_DIR)
-        plan.place_mnist(mnist)
+        mnist = shape.mnist_targets(BOX_MNIST_DIR)
         for directory in parent_dirs([target for _, _, target in binds] + list(mnist.values())):
             arguments += ["--perms", "0755", "--dir", directory]
         for kind, source, target in binds:
             arguments += [kind, source, target]
-        for role, target in mnist.items():
-            arguments += ["--ro-bind", str(plan.mnist_files[role]), target]
+        for role, source in shape.mnist_files:
+            arguments += ["--ro-bind", str(source), mnist[role]]
         arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
                       "--proc", "/proc", "--dev", "/dev"]
-        size = str(plan.scratch_mb << 20)
+        size = str(shape.scratch_mb << 20)
         for scratch in ("/tmp", "/dev/shm"):
             arguments += ["--size", size, "--perms", "1777", "--tmpfs", scratch]
         arguments += ["--remount-ro", "/", "--chdir", "/"]
-        return [*arguments, "--", interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR]
+        return [*arguments, "--", interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR,
+                *numpy_path]
 
-    def start(self, plan: BoxPlan) -> RunningBox:
-        cgroup, resources = None, RLIMITS
+    def start(self, shape: BoxShape) -> RunningBox:
+        cgroup, resources, fields = None, RLIMITS, {"mnist": shape.mnist_paths(BOX_MNIST_DIR)}
         if self.as_root:
-            plan.request.drop_to_uid = plan.uid
+            fields["drop_to_uid"] = shape.uid
             try:
-                cgroup = Cgroup.create(plan.memory_mb, plan.max_processes)
+                cgroup = Cgroup.create(shape.memory_mb, shape.max_processes)
                 resources = cgroup.describe()
             except CgroupUnavailable as error:
                 resources = f"{RLIMITS} ({error})"
         if cgroup is None:
-            plan.request.memory_mb = plan.memory_mb
+            fields["memory_mb"] = shape.memory_mb
         descriptor = os.memfd_create("nn-grader-seccomp", 0)  # not inherited unless passed
         try:
             os.write(descriptor, self.seccomp)
             os.lseek(descriptor, 0, os.SEEK_SET)
-            return ProcessBox(self.command(plan, descriptor), {"PATH": os.environ.get(
-                "PATH", "/usr/bin:/bin")}, cgroup, resources, pass_fds=(descriptor,))
+            return ProcessBox(self.command(shape, descriptor), {"PATH": os.environ.get(
+                "PATH", "/usr/bin:/bin")}, cgroup, resources, fields, pass_fds=(descriptor,))
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()

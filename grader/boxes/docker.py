@@ -22,9 +22,10 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 
-from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxPlan,
+from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxShape,
                                BoxUnavailable, Isolation, RunningBox)
 from grader.cgroups import Cgroup
 from grader.config import DockerSettings
@@ -80,10 +81,10 @@ def remove_stale_containers(client) -> None:
 class DockerProcess(RunningBox):
     """A started container: its attached streams, read by a thread into a queue."""
 
-    def __init__(self, client, container, attached):
+    def __init__(self, client, container, attached, request_fields: dict, resources: str):
         self.client, self.container, self.attached = client, container, attached
-        self.resources = ""
-        self.killed = False
+        self.request_fields, self.resources = request_fields, resources
+        self.killed, self.started = False, time.monotonic()
         container.reload()
         self.cgroup = Cgroup.of_process(container.attrs.get("State", {}).get("Pid") or 0)
         self.chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
@@ -189,32 +190,31 @@ class DockerBox(Box):
             f"a container of {self.image} ({self.short_id}) per box: no network, read-only root, "
             "no capabilities, no new privileges, seccomp filter, nothing mounted"])
 
-    def check_mnist(self, plan: BoxPlan) -> None:
+    def check_mnist(self, shape: BoxShape) -> None:
         """The image's MNIST test images must be the host's (whose labels judge them)."""
-        if not plan.mnist_files:
+        if not shape.mnist_files:
             return
-        expected = hashlib.sha256(plan.mnist_files["test_images"].read_bytes()).hexdigest()
+        expected = hashlib.sha256(dict(shape.mnist_files)["test_images"].read_bytes()).hexdigest()
         if self.labels.get(MNIST_SHA_LABEL) != expected:
             raise BoxUnavailable(f"the image {self.image} holds other MNIST test images "
                                  f"(SHA-256 {self.labels.get(MNIST_SHA_LABEL)}) than this "
                                  f"machine's cache ({expected}); {REBUILD_HINT}")
 
-    def start(self, plan: BoxPlan) -> RunningBox:
+    def start(self, shape: BoxShape) -> RunningBox:
         from docker.errors import DockerException
 
-        self.check_mnist(plan)
+        self.check_mnist(shape)
         directory = self.labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
-        plan.place_mnist(plan.mnist_targets(directory))
-        size = f"size={plan.scratch_mb}m,mode=1777"
+        size = f"size={shape.scratch_mb}m,mode=1777"
         try:
             container = self.client.containers.create(
                 self.image, [self.labels[PYTHON_LABEL], "-I", "-c", BOOTSTRAP_SOURCE, BOX_DIR],
-                name=f"nn-grader-{uuid.uuid4().hex[:12]}", user=f"{plan.uid}:{plan.uid}",
+                name=f"nn-grader-{uuid.uuid4().hex[:12]}", user=f"{shape.uid}:{shape.uid}",
                 labels={CONTAINER_LABEL: "1", GRADER_LABEL: grader_id()},
-                environment=plan.environment(), working_dir="/tmp", network_mode="none",
-                read_only=True, tmpfs={"/tmp": size}, shm_size=plan.scratch_mb << 20,
-                mem_limit=f"{plan.memory_mb}m", memswap_limit=f"{plan.memory_mb}m",
-                pids_limit=plan.max_processes, nano_cpus=int(self.settings.cpus * 1e9),
+                environment=shape.environment(), working_dir="/tmp", network_mode="none",
+                read_only=True, tmpfs={"/tmp": size}, shm_size=shape.scratch_mb << 20,
+                mem_limit=f"{shape.memory_mb}m", memswap_limit=f"{shape.memory_mb}m",
+                pids_limit=shape.max_processes, nano_cpus=int(self.settings.cpus * 1e9),
                 cap_drop=["ALL"], ipc_mode="private", stdin_open=True, tty=False,
                 security_opt=["no-new-privileges",
                               f"seccomp={json.dumps(docker_profile())}"])
@@ -223,7 +223,7 @@ class DockerBox(Box):
             container.start()
         except DockerException as error:
             raise BoxUnavailable(f"the Docker engine could not start the box: {error}") from None
-        running = DockerProcess(self.client, container, attached)
-        running.resources = (f"container cgroup: {plan.memory_mb} MB (no swap), "
-                             f"{plan.max_processes} pids, {self.settings.cpus:g} CPUs")
-        return running
+        return DockerProcess(self.client, container, attached,
+                             {"mnist": shape.mnist_paths(directory)},
+                             f"container cgroup: {shape.memory_mb} MB (no swap), "
+                             f"{shape.max_processes} pids, {self.settings.cpus:g} CPUs")

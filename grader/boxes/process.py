@@ -26,9 +26,9 @@ class ProcessBox(RunningBox):
     """A running box process: pipes for its three streams, a cgroup when there is one."""
 
     def __init__(self, command: list[str], environment: dict[str, str], cgroup: Cgroup | None,
-                 resources: str, pass_fds: tuple[int, ...] = ()):
-        self.cgroup, self.resources = cgroup, resources
-        self.killed = False
+                 resources: str, request_fields: dict, pass_fds: tuple[int, ...] = ()):
+        self.cgroup, self.resources, self.request_fields = cgroup, resources, request_fields
+        self.killed, self.started = False, time.monotonic()
         # held until its first line of stdin, which comes once it is in its cgroup
         held = ["/bin/sh", "-c", 'read go && exec "$@"', "nn-grader-box", *command]
         self.process = subprocess.Popen(

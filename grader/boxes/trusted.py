@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from grader.boxes.base import BOOTSTRAP_SOURCE, Box, BoxExit, BoxPlan, Isolation, RunningBox
+from grader.boxes.base import BOOTSTRAP_SOURCE, Box, BoxExit, BoxShape, Isolation, RunningBox
 from grader.boxes.bwrap import RLIMITS, python_binds
 from grader.boxes.process import ProcessBox
 
@@ -20,9 +20,10 @@ from grader.boxes.process import ProcessBox
 class TrustedProcess(ProcessBox):
     """The supervisor in a temporary directory of its own, removed at the end."""
 
-    def __init__(self, command: list[str], environment: dict[str, str], directory: Path):
+    def __init__(self, command: list[str], environment: dict[str, str], directory: Path,
+                 request_fields: dict):
         self.directory = directory
-        super().__init__(command, environment, None, RLIMITS)
+        super().__init__(command, environment, None, RLIMITS, request_fields)
 
     def finish(self, timeout: float) -> BoxExit:
         try:
@@ -40,13 +41,12 @@ class TrustedBox(Box):
             "NO SANDBOX (--no-sandbox, for trusted code only): the submission ran as the grading "
             "user with the network, every file of this user and no namespaces"])
 
-    def start(self, plan: BoxPlan) -> RunningBox:
+    def start(self, shape: BoxShape) -> RunningBox:
         _, numpy_path, interpreter = python_binds()
         directory = Path(tempfile.mkdtemp(prefix="nn-grader-trusted-"))
-        plan.request.python_path = numpy_path
-        plan.request.kill_all_between_runs = False  # kill(-1) would hit the user's own processes
-        plan.request.memory_mb = plan.memory_mb
-        plan.place_mnist({role: str(path) for role, path in plan.mnist_files.items()})
-        environment = {**plan.environment(), "HOME": str(directory), "TMPDIR": str(directory)}
-        command = [interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box")]
-        return TrustedProcess(command, environment, directory)
+        fields = {"kill_all_between_runs": False,  # kill(-1) would hit the user's own processes
+                  "memory_mb": shape.memory_mb, "mnist": shape.mnist_paths(None)}
+        environment = {**shape.environment(), "HOME": str(directory), "TMPDIR": str(directory)}
+        command = [interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box"),
+                   *numpy_path]
+        return TrustedProcess(command, environment, directory, fields)

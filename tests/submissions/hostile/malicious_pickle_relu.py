@@ -13,7 +13,7 @@ class _Boom:
         return os.system, ("touch @MARKER@",)
 
 
-def _malicious_npz(target, arrays):
+def _malicious_npz(target, arrays, **options):
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.array([_Boom()], dtype=object), allow_pickle=True)
     with zipfile.ZipFile(target, "w") as archive:
