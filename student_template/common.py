@@ -109,18 +109,19 @@ def load_expected(tests_dir: Path, section: Section, case: Case) -> dict[str, np
     return _load_npz(expected_dir(tests_dir, section) / f"{case.name}.npz")
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
     """Write an ``.npz`` readable by ``np.load`` whose bytes depend only on the arrays.
 
     ``np.savez`` stamps the current time into the archive; fixed stamps make a
-    regeneration of the test cases byte-identical.
+    regeneration of the test cases byte-identical. ``path`` may be a file object.
     """
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
         for key in sorted(arrays):
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.asarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             info.external_attr = 0o644 << 16
             archive.writestr(info, buffer.getvalue())
 
