@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grader import protocol
-from grader.boxes.base import STDOUT, BoxExit, RunningBox, bundle
+from grader.boxes.base import STDOUT, BoxExit, BoxLimits, RunningBox, bundle
 from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedInputs, Progress,
                              ProtocolError, RunEnded, RunSpec, RunStarted)
 
@@ -144,13 +144,14 @@ class _Session:
                 "end": "the box stopped answering"}[self.phase]
 
 
-def run_box(running: RunningBox, request: BoxRequest, files: dict[str, bytes],
-            deadlines: Deadlines, on_progress: Callable[[RunSpec, Progress], None] | None = None,
+def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
+            files: dict[str, bytes], deadlines: Deadlines,
+            on_progress: Callable[[RunSpec, Progress], None] | None = None,
             later_files: dict[str, dict[str, bytes]] | None = None) -> BoxOutcome:
-    """Send ``request`` and ``files`` to a started box and follow it to its end; never raises
-    for anything the box does. Deadlines count from the box's start. ``later_files``
-    (by visibility) go only when the box asks for them, after its public runs."""
-    request = running.complete(request)
+    """Put ``limits`` in force in a started box, send it ``request`` and ``files``, and follow
+    it to its end; never raises for anything the box does. Deadlines count from the box's
+    start. ``later_files`` (by visibility) go only when the box asks, after its public runs."""
+    request = running.complete(request, limits)
     session = _Session(request, deadlines, running, on_progress, dict(later_files or {}))
     running.send(bundle(request, files))
     stdout_open = True

@@ -98,20 +98,13 @@ class Cgroup:
         return cls(1, directories) if len(directories) == len(V1_CONTROLLERS) else None
 
     @classmethod
-    def create(cls, memory_mb: int, max_processes: int) -> Cgroup:
-        """A new group limited to ``memory_mb`` (no swap) and ``max_processes``."""
+    def create(cls) -> Cgroup:
+        """A new, empty group; ``limit`` sets its limits."""
         if os.geteuid() != 0:
             raise CgroupUnavailable("not root: cgroups cannot be created")
         if (CGROUP_ROOT / "cgroup.controllers").exists():
-            group = cls._create_v2()
-        else:
-            group = cls._create_v1()
-        try:
-            group._limit(memory_mb, max_processes)
-        except OSError as error:
-            group.remove()
-            raise CgroupUnavailable(f"cannot set the cgroup's limits: {error}") from None
-        return group
+            return cls._create_v2()
+        return cls._create_v1()
 
     @classmethod
     def _parent(cls, directory: Path) -> Path:
@@ -162,7 +155,9 @@ class Cgroup:
             raise CgroupUnavailable(f"cannot create a cgroup: {error}") from None
         return cls(2, {"": directory})
 
-    def _limit(self, memory_mb: int, max_processes: int) -> None:
+    def limit(self, memory_mb: int, max_processes: int) -> None:
+        """At most ``memory_mb`` of memory (no swap) and ``max_processes`` processes and
+        threads, for every member together."""
         limit = str(memory_mb << 20)
         if self.version == 1:
             memory = self.directories["memory"]

@@ -65,7 +65,6 @@ def grade(
                                "hidden cases show their verdict only")] = False,
 ) -> None:
     """Grade one submission on the public and hidden cases: points out of 5."""
-    from grader.mnist import MnistDataError
     from grader.pipeline import GradingError, grade_submission
 
     if image is not None and backend != Backend.docker:
@@ -77,7 +76,7 @@ def grade(
                              sandbox=not no_sandbox)
     try:
         report = grade_submission(submission, options)
-    except (GradingError, MnistDataError) as error:
+    except GradingError as error:
         fail(str(error))
     from rich.console import Console
 

@@ -6,6 +6,10 @@ that imports the submission once; MNIST has a box of its own. Which kind of
 box (bubblewrap, a Docker container, or none for trusted code) is the only
 thing the backends change: the supervisor, the protocol and the judging are
 the same.
+
+A spare single-threaded box is started first, before numpy, the sections and
+the cases are loaded (``grader.sections`` is imported only then): the box
+boots on one core while the grader loads on the other.
 """
 from __future__ import annotations
 
@@ -15,25 +19,26 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.box_session import BoxOutcome, Deadlines, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
-from grader.boxes.base import BoxShape, RunningBox, runtime_files
+from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.config import ConfigError, GradingConfig, load_config
-from grader.mnist import MnistDataError
 from grader.modification import check_modifications
-from grader.options import BACKENDS, GradingOptions
+from grader.options import BACKENDS, REPO_DIR, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest, Progress, RunSpec
 from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
-from grader.sections import KINDS, CasesError, SectionKind
 from grader.uid_slots import NoFreeSlot, grading_uid
-from reference import common
+
+if TYPE_CHECKING:
+    from grader.sections import SectionKind
 
 MAX_SUBMISSION_BYTES = 1 << 20
 SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
 SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
-REFERENCE_SOLUTION = Path(common.__file__).resolve().with_name("solution.py")
+REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
 
 ProgressCallback = Callable[[RunSpec, Progress], None]
 
@@ -65,6 +70,10 @@ def read_submission(path: Path) -> bytes:
 def build_sections(config: GradingConfig, options: GradingOptions
                    ) -> tuple[list[SectionKind], dict[str, SectionResult]]:
     """The sections to grade, and the results of those ``options`` skip."""
+    from grader.mnist import MnistDataError
+    from grader.sections import KINDS, CasesError
+    from reference import common
+
     kinds, skipped = [], {}
     for section in common.SECTIONS:
         kind = KINDS[section.kind]
@@ -86,11 +95,15 @@ def box_shape(group: list[SectionKind], config: GradingConfig, uid: int | None) 
     mnist_files = {}
     for kind in group:
         mnist_files.update(kind.mnist_files())
-    return BoxShape(
-        blas_threads=max(kind.blas_threads() for kind in group),
+    return BoxShape(blas_threads=max(kind.blas_threads() for kind in group),
+                    scratch_mb=config.box.scratch_mb, uid=uid,
+                    mnist_files=tuple(sorted(mnist_files.items())))
+
+
+def box_limits(group: list[SectionKind]) -> BoxLimits:
+    return BoxLimits(
         memory_mb=max(kind.limits.memory_mb for kind in group) + SUPERVISOR_MEMORY_MB,
-        max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES,
-        scratch_mb=config.box.scratch_mb, uid=uid, mnist_files=tuple(sorted(mnist_files.items())))
+        max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES)
 
 
 def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source: bytes,
@@ -110,7 +123,8 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source:
     totals = [kind.total_seconds for kind in group if kind.total_seconds is not None]
     deadlines = Deadlines(import_seconds=config.box.import_timeout_seconds,
                           total_seconds=max(totals) if totals else None)
-    outcome = run_box(running, request, files, deadlines, on_progress, {"hidden": hidden})
+    outcome = run_box(running, box_limits(group), request, files, deadlines, on_progress,
+                      {"hidden": hidden})
     if outcome.hello is None:  # before the hello only the grader's own code runs
         raise GradingError(f"the {box.name} box did not start ({outcome.failure.message}; exit "
                            f"code {outcome.exit.returncode}):\n{outcome.stderr_tail[-2000:]}")
@@ -128,6 +142,31 @@ def sandbox_info(options: GradingOptions, box: Box, uid: int | None,
                        uid=uid, notes=isolation.notes)
 
 
+def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfig,
+                options: GradingOptions, on_progress: ProgressCallback | None
+                ) -> tuple[dict[str, SectionResult], list[BoxOutcome]]:
+    """Every section: a box per group (the spare one when its shape fits), then judged."""
+    uid, outcomes = spare.shape.uid, []
+    try:
+        kinds, results = build_sections(config, options)
+        groups: dict[str, list[SectionKind]] = {}
+        for kind in kinds:
+            groups.setdefault(kind.box_key, []).append(kind)
+        for group in groups.values():
+            shape = box_shape(group, config, uid)
+            running, spare = (spare, None) if spare and spare.shape == shape else \
+                (box.start(shape), spare)
+            group_results, outcome = grade_group(running, box, group, source, config,
+                                                 on_progress)
+            outcomes.append(outcome)
+            results.update((result.name, result) for result in group_results)
+    finally:
+        if spare is not None:  # no group had its shape, or grading stopped first
+            spare.kill()
+            spare.finish(0)
+    return results, outcomes
+
+
 def grade_submission(submission: Path, options: GradingOptions = GradingOptions(),
                      on_progress: ProgressCallback | None = None) -> GradingReport:
     """Grade ``submission`` (a ``solution.py``) on every section; raises ``GradingError`` only
@@ -142,26 +181,19 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
         raise GradingError(str(error)) from None
     if not Path(options.cases_dir).is_dir():
         raise GradingError(f"test case directory {options.cases_dir} does not exist")
-    kinds, results = build_sections(config, options)
     try:
         box = make_box(options, config)
     except BoxUnavailable as error:
         raise GradingError(f"no box to grade in: {error}") from None
     uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
-    groups: dict[str, list[SectionKind]] = {}
-    for kind in kinds:
-        groups.setdefault(kind.box_key, []).append(kind)
-    outcomes = []
     try:
         with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
-            for group in groups.values():
-                running = box.start(box_shape(group, config, uid))
-                group_results, outcome = grade_group(running, box, group, source, config,
-                                                     on_progress)
-                outcomes.append(outcome)
-                results.update((result.name, result) for result in group_results)
+            spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid))
+            results, outcomes = grade_boxes(box, spare, source, config, options, on_progress)
     except (NoFreeSlot, BoxUnavailable) as error:
         raise GradingError(str(error)) from None
+    from reference import common
+
     sections = [results[section.name] for section in common.SECTIONS]
     warnings = check_modifications(source.decode("utf-8", errors="replace"),
                                    REFERENCE_SOLUTION.read_text(encoding="utf-8"))
@@ -173,5 +205,5 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     return GradingReport(
         submission=str(submission), total=sum(s.points for s in sections),
         max_total=sum(s.points for s in common.SECTIONS), sections=sections, warnings=warnings,
-        sandbox=sandbox_info(options, box, uid if box.needs_uid() else None, outcomes),
+        sandbox=sandbox_info(options, box, uid, outcomes),
         seconds=round(time.perf_counter() - started, 3), grader_version=__version__)

@@ -46,12 +46,11 @@ class BoxUnavailable(Exception):
 
 @dataclass(frozen=True)
 class BoxShape:
-    """What a box is started with and keeps. The request and the files come later, on
-    stdin: a box can start (and load numpy) while the grader is still reading the cases."""
+    """What a box is started with and keeps. Its limits, its request and its files come
+    later, before the submission does: a box can start (and load numpy) while the grader is
+    still loading and reading the cases."""
 
     blas_threads: int
-    memory_mb: int                     # the whole box, counted by the kernel where it can be
-    max_processes: int
     scratch_mb: int                    # size of the box's /tmp (and of /dev/shm)
     uid: int | None = None             # the grading's own uid (root hosts, containers)
     mnist_files: tuple[tuple[str, Path], ...] = ()  # ("train" | "test_images", host file)
@@ -98,6 +97,14 @@ class Isolation:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BoxLimits:
+    """The whole box, counted by the kernel where it can be (a cgroup), else per process."""
+
+    memory_mb: int
+    max_processes: int
+
+
 def bundle(request: BoxRequest, files: dict[str, bytes]) -> bytes:
     """What a box reads on stdin (``grader.protocol``)."""
     encoded = json.dumps(protocol.to_dict(request)).encode()
@@ -107,13 +114,14 @@ def bundle(request: BoxRequest, files: dict[str, bytes]) -> bytes:
 class RunningBox(ABC):
     """A started box: its output streams, its stdin, and its end."""
 
+    shape: BoxShape
     resources: str = ""  # how memory and processes are limited in this box, for the report
-    request_fields: dict  # what this kind of box sets in every request (uid, rlimits, paths)
-    started: float        # time.monotonic() when it was started: its deadlines count from here
+    started: float       # time.monotonic() when it was started: its deadlines count from here
 
-    def complete(self, request: BoxRequest) -> BoxRequest:
-        """``request`` as this box must receive it."""
-        return dataclasses.replace(request, **self.request_fields)
+    @abstractmethod
+    def complete(self, request: BoxRequest, limits: BoxLimits) -> BoxRequest:
+        """Put ``limits`` in force and return ``request`` as this box must receive it (before
+        it is sent: nothing of the submission has run yet)."""
 
     @abstractmethod
     def send(self, data: bytes) -> None:

@@ -146,17 +146,15 @@ class BwrapBox(Box):
         if self.as_root:
             fields["drop_to_uid"] = shape.uid
             try:
-                cgroup = Cgroup.create(shape.memory_mb, shape.max_processes)
+                cgroup = Cgroup.create()
                 resources = cgroup.describe()
             except CgroupUnavailable as error:
                 resources = f"{RLIMITS} ({error})"
-        if cgroup is None:
-            fields["memory_mb"] = shape.memory_mb
         descriptor = os.memfd_create("nn-grader-seccomp", 0)  # not inherited unless passed
         try:
             os.write(descriptor, self.seccomp)
             os.lseek(descriptor, 0, os.SEEK_SET)
-            return ProcessBox(self.command(shape, descriptor), {"PATH": os.environ.get(
+            return ProcessBox(shape, self.command(shape, descriptor), {"PATH": os.environ.get(
                 "PATH", "/usr/bin:/bin")}, cgroup, resources, fields, pass_fds=(descriptor,))
         except BaseException:
             if cgroup is not None:

@@ -16,6 +16,7 @@ whose grader is gone.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,11 +26,11 @@ import threading
 import time
 import uuid
 
-from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxShape,
-                               BoxUnavailable, Isolation, RunningBox)
+from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxLimits,
+                               BoxShape, BoxUnavailable, Isolation, RunningBox)
 from grader.cgroups import Cgroup
 from grader.config import DockerSettings
-from grader.protocol import BOX_DIR
+from grader.protocol import BOX_DIR, BoxRequest
 from grader.seccomp_filter import docker_profile
 
 CONTAINER_LABEL = "nn-grader"
@@ -79,16 +80,24 @@ def remove_stale_containers(client) -> None:
 
 
 class DockerProcess(RunningBox):
-    """A started container: its attached streams, read by a thread into a queue."""
+    """A container: created once its limits are known (``complete``), its attached streams
+    read by a thread into a queue."""
 
-    def __init__(self, client, container, attached, request_fields: dict, resources: str):
-        self.client, self.container, self.attached = client, container, attached
-        self.request_fields, self.resources = request_fields, resources
+    def __init__(self, box: DockerBox, shape: BoxShape):
+        self.box, self.shape = box, shape
+        self.container = self.attached = self.cgroup = None
         self.killed, self.started = False, time.monotonic()
-        container.reload()
-        self.cgroup = Cgroup.of_process(container.attrs.get("State", {}).get("Pid") or 0)
         self.chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
+
+    def complete(self, request: BoxRequest, limits: BoxLimits) -> BoxRequest:
+        self.container, self.attached = self.box.create(self.shape, limits)
+        self.started = time.monotonic()
+        self.container.reload()
+        self.cgroup = Cgroup.of_process(self.container.attrs.get("State", {}).get("Pid") or 0)
         threading.Thread(target=self._pump, name="box-stdout", daemon=True).start()
+        self.resources = (f"container cgroup: {limits.memory_mb} MB (no swap), "
+                          f"{limits.max_processes} pids, {self.box.settings.cpus:g} CPUs")
+        return dataclasses.replace(request, mnist=self.shape.mnist_paths(self.box.mnist_dir))
 
     def _pump(self) -> None:
         from docker.utils.socket import frames_iter_no_tty
@@ -125,10 +134,11 @@ class DockerProcess(RunningBox):
         from docker.errors import DockerException
 
         self.killed = True
-        try:
-            self.container.kill()
-        except DockerException:
-            pass
+        if self.container is not None:
+            try:
+                self.container.kill()
+            except DockerException:
+                pass
 
     def oom_kills(self) -> int:
         """From the container's cgroup, read on the host (where the host may read it)."""
@@ -138,6 +148,8 @@ class DockerProcess(RunningBox):
         import requests
         from docker.errors import DockerException
 
+        if self.container is None:  # never created: nothing ran
+            return BoxExit(returncode=None, killed_by_host=self.killed)
         try:
             code = self.container.wait(timeout=max(timeout, 0.1)).get("StatusCode")
         except (requests.exceptions.RequestException, DockerException):
@@ -180,6 +192,7 @@ class DockerBox(Box):
                                  f"label); {REBUILD_HINT}")
         self.image, self.labels, self.settings = image, labels, settings
         self.short_id = found.short_id
+        self.mnist_dir = labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
         remove_stale_containers(self.client)
 
     def needs_uid(self) -> bool:
@@ -201,10 +214,13 @@ class DockerBox(Box):
                                  f"machine's cache ({expected}); {REBUILD_HINT}")
 
     def start(self, shape: BoxShape) -> RunningBox:
+        self.check_mnist(shape)
+        return DockerProcess(self, shape)
+
+    def create(self, shape: BoxShape, limits: BoxLimits):
+        """Create, attach to and start the container of ``shape`` with ``limits``."""
         from docker.errors import DockerException
 
-        self.check_mnist(shape)
-        directory = self.labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
         size = f"size={shape.scratch_mb}m,mode=1777"
         try:
             container = self.client.containers.create(
@@ -213,8 +229,8 @@ class DockerBox(Box):
                 labels={CONTAINER_LABEL: "1", GRADER_LABEL: grader_id()},
                 environment=shape.environment(), working_dir="/tmp", network_mode="none",
                 read_only=True, tmpfs={"/tmp": size}, shm_size=shape.scratch_mb << 20,
-                mem_limit=f"{shape.memory_mb}m", memswap_limit=f"{shape.memory_mb}m",
-                pids_limit=shape.max_processes, nano_cpus=int(self.settings.cpus * 1e9),
+                mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
+                pids_limit=limits.max_processes, nano_cpus=int(self.settings.cpus * 1e9),
                 cap_drop=["ALL"], ipc_mode="private", stdin_open=True, tty=False,
                 security_opt=["no-new-privileges",
                               f"seccomp={json.dumps(docker_profile())}"])
@@ -223,7 +239,4 @@ class DockerBox(Box):
             container.start()
         except DockerException as error:
             raise BoxUnavailable(f"the Docker engine could not start the box: {error}") from None
-        return DockerProcess(self.client, container, attached,
-                             {"mnist": shape.mnist_paths(directory)},
-                             f"container cgroup: {shape.memory_mb} MB (no swap), "
-                             f"{shape.max_processes} pids, {self.settings.cpus:g} CPUs")
+        return container, attached

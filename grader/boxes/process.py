@@ -8,6 +8,7 @@ reaped process tree (``wait4``).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import selectors
@@ -16,8 +17,9 @@ import subprocess
 import threading
 import time
 
-from grader.boxes.base import STDERR, STDOUT, BoxExit, RunningBox
+from grader.boxes.base import STDERR, STDOUT, BoxExit, BoxLimits, BoxShape, RunningBox
 from grader.cgroups import Cgroup
+from grader.protocol import BoxRequest
 
 READ_CHUNK = 1 << 16
 
@@ -25,9 +27,11 @@ READ_CHUNK = 1 << 16
 class ProcessBox(RunningBox):
     """A running box process: pipes for its three streams, a cgroup when there is one."""
 
-    def __init__(self, command: list[str], environment: dict[str, str], cgroup: Cgroup | None,
-                 resources: str, request_fields: dict, pass_fds: tuple[int, ...] = ()):
-        self.cgroup, self.resources, self.request_fields = cgroup, resources, request_fields
+    def __init__(self, shape: BoxShape, command: list[str], environment: dict[str, str],
+                 cgroup: Cgroup | None, resources: str, request_fields: dict,
+                 pass_fds: tuple[int, ...] = ()):
+        self.shape, self.cgroup, self.resources = shape, cgroup, resources
+        self.request_fields = request_fields  # what this kind of box sets in every request
         self.killed, self.started = False, time.monotonic()
         # held until its first line of stdin, which comes once it is in its cgroup
         held = ["/bin/sh", "-c", 'read go && exec "$@"', "nn-grader-box", *command]
@@ -47,6 +51,15 @@ class ProcessBox(RunningBox):
             os.set_blocking(stream.fileno(), False)
             self.selector.register(stream, selectors.EVENT_READ, name)
         self.pidfd = os.pidfd_open(self.process.pid)
+
+    def complete(self, request: BoxRequest, limits: BoxLimits) -> BoxRequest:
+        """A cgroup's limits, or the supervisor's RLIMIT_AS when there is no cgroup."""
+        fields = dict(self.request_fields)
+        if self.cgroup is not None:
+            self.cgroup.limit(limits.memory_mb, limits.max_processes)
+        else:
+            fields["memory_mb"] = limits.memory_mb
+        return dataclasses.replace(request, **fields)
 
     def send(self, data: bytes) -> None:
         def write() -> None:

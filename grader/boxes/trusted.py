@@ -20,10 +20,10 @@ from grader.boxes.process import ProcessBox
 class TrustedProcess(ProcessBox):
     """The supervisor in a temporary directory of its own, removed at the end."""
 
-    def __init__(self, command: list[str], environment: dict[str, str], directory: Path,
-                 request_fields: dict):
+    def __init__(self, shape: BoxShape, command: list[str], environment: dict[str, str],
+                 directory: Path, request_fields: dict):
         self.directory = directory
-        super().__init__(command, environment, None, RLIMITS, request_fields)
+        super().__init__(shape, command, environment, None, RLIMITS, request_fields)
 
     def finish(self, timeout: float) -> BoxExit:
         try:
@@ -45,8 +45,8 @@ class TrustedBox(Box):
         _, numpy_path, interpreter = python_binds()
         directory = Path(tempfile.mkdtemp(prefix="nn-grader-trusted-"))
         fields = {"kill_all_between_runs": False,  # kill(-1) would hit the user's own processes
-                  "memory_mb": shape.memory_mb, "mnist": shape.mnist_paths(None)}
+                  "mnist": shape.mnist_paths(None)}
         environment = {**shape.environment(), "HOME": str(directory), "TMPDIR": str(directory)}
         command = [interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box"),
                    *numpy_path]
-        return TrustedProcess(command, environment, directory, fields)
+        return TrustedProcess(shape, command, environment, directory, fields)
