@@ -1,38 +1,78 @@
-"""Benchmarks (not run by default): ``python -m pytest bench -o addopts="" --benchmark-only``.
+"""Benchmarks (not run by default): ``python -m pytest bench -o addopts="" --benchmark-only -s``.
 
-Side by side in one run, so the ratios hold on a noisy machine:
-- grading the six unit sections of a correct submission (process backend);
-- one bare ``python -c "import numpy"``, the floor of any child process;
-- the same grading through the Docker backend (skipped without an engine and image).
+Side by side in one run, pair by pair, so the ratio holds on a noisy machine:
+``grader grade reference/solution.py --skip-mnist`` (the whole command: its box,
+its judging, its report) against the same checks with no sandbox in one
+process, the students' ``./run.py unittest all`` in a copy of the template
+holding the reference solution. Also the library call alone, and the Docker
+backend (skipped without an engine and the image).
 """
 from __future__ import annotations
 
+import shutil
+import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 
-from grader.docker_backend import docker_unavailable
-from grader.grading import GradingOptions, grade_submission
-from tests.grading_fixtures import REFERENCE_SOLUTION
+from grader.boxes.base import BoxUnavailable
+from grader.options import GradingOptions
+from grader.pipeline import grade_submission
+from tests.grading_fixtures import REFERENCE_SOLUTION, TEMPLATE_SOLUTION
 
-UNIT_ONLY = GradingOptions(skip_mnist=True)
-UNIT_ONLY_DOCKER = GradingOptions(skip_mnist=True, backend="docker")
-
-
-def test_bare_numpy_import(benchmark):
-    benchmark(subprocess.run, [sys.executable, "-c", "import numpy"], check=True)
+PAIRS = 15
+GRADE = [sys.executable, "-m", "grader", "grade", str(REFERENCE_SOLUTION), "--skip-mnist"]
 
 
-def test_grade_unit_sections_process_backend(benchmark):
-    report = benchmark(grade_submission, REFERENCE_SOLUTION, UNIT_ONLY)
+def _seconds(command: list[str], cwd=None) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def template_with_reference(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("template") / "template"
+    shutil.copytree(TEMPLATE_SOLUTION.parent, copy)
+    shutil.copyfile(REFERENCE_SOLUTION, copy / "solution.py")
+    return copy
+
+
+def test_grade_command_against_run_py_in_one_process(benchmark, template_with_reference):
+    run_py = [sys.executable, "run.py", "unittest", "all"]
+    _seconds(GRADE), _seconds(run_py, template_with_reference)  # warm both
+    grader, plain = [], []
+
+    def pair() -> None:
+        grader.append(_seconds(GRADE))
+        plain.append(_seconds(run_py, template_with_reference))
+
+    benchmark.pedantic(pair, rounds=PAIRS, iterations=1)
+    ratios = sorted(g / p for g, p in zip(grader, plain))
+    figures = {"grader_median_s": round(statistics.median(grader), 3),
+               "run_py_median_s": round(statistics.median(plain), 3),
+               "ratio_median": round(statistics.median(ratios), 2),
+               "ratio_min": round(ratios[0], 2), "ratio_max": round(ratios[-1], 2)}
+    benchmark.extra_info.update(figures)
+    print(f"\n{figures}")
+
+
+def test_grade_unit_sections_library_call(benchmark):
+    report = benchmark(grade_submission, REFERENCE_SOLUTION, GradingOptions(skip_mnist=True))
     assert report.total == 4.0
 
 
 @pytest.mark.docker
 def test_grade_unit_sections_docker_backend(benchmark):
-    reason = docker_unavailable()
-    if reason:
-        pytest.skip(reason)
-    report = benchmark(grade_submission, REFERENCE_SOLUTION, UNIT_ONLY_DOCKER)
-    assert report.total == 4.0 and report.sandbox.backend == "docker"
+    from grader.boxes.docker import DockerBox
+    from grader.config import DockerSettings
+
+    try:
+        DockerBox(DockerSettings().image, DockerSettings())
+    except BoxUnavailable as error:
+        pytest.skip(str(error))
+    report = benchmark(grade_submission, REFERENCE_SOLUTION,
+                       GradingOptions(skip_mnist=True, backend="docker"))
+    assert report.total == 4.0 and report.sandbox.box == "docker"

@@ -7,7 +7,6 @@ isolate: bubblewrap namespaces, a Docker container, or nothing (trusted code).
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os

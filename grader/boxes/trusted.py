@@ -7,7 +7,6 @@ Every report says so.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path

@@ -69,7 +69,7 @@ class Area:
     def copy_tree(self, source: Path, name: str) -> Path:
         target = self.path / name
         shutil.copytree(source, target)
-        for directory, subdirectories, files in os.walk(target):
+        for directory, _, files in os.walk(target):
             os.chmod(directory, 0o755)
             for item in files:
                 os.chmod(os.path.join(directory, item), 0o644)

@@ -1,0 +1,73 @@
+"""The host-box contract: frames, typed decoding, bundles, and their bounds."""
+from __future__ import annotations
+
+import runpy
+
+import pytest
+
+from grader import box_bootstrap, protocol
+from grader.protocol import CaseFrame, FrameReader, ProtocolError, RunEnded
+
+
+def test_frames_survive_any_split_of_the_stream():
+    frames = [CaseFrame(name="a", status="ran", not_arrays={"x": "NoneType"}), RunEnded(
+        run=0, returncode=None, signal=9, timed_out=False, seconds=1.5, cpu_seconds=1)]
+    stream = protocol.encode_frame(frames[0], b"payload") + protocol.encode_frame(frames[1])
+    for cut in range(len(stream)):
+        reader = FrameReader()
+        got = reader.feed(stream[:cut]) + reader.feed(stream[cut:])
+        assert got == [(frames[0], b"payload"), (frames[1], b"")] and reader.pending == 0
+    assert got[1][0].cpu_seconds == 1.0 and isinstance(got[1][0].cpu_seconds, float)
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"x" * 60, "does not start with its sizes"),
+    (b"12 abc\n", "does not start with its sizes"),
+    (b"999999999 0\n", "too large"),
+    (b"10 999999999999\n", "too large"),
+    (b"2 0\n{}", "unknown frame kind"),
+    (b'16 0\n{"kind": "nope"}', "unknown frame kind"),
+    (b"4 0\nnull", "unknown frame kind"),
+    (b"3 0\n{x}", "not JSON"),
+])
+def test_malformed_streams_are_protocol_errors(data, match):
+    with pytest.raises(ProtocolError, match=match):
+        FrameReader().feed(data)
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"name": 1, "status": "ran"}, "CaseFrame.name"),
+    ({"name": "a", "status": "ran", "memory_error": 1}, "memory_error"),
+    ({"name": "a", "status": "ran", "seconds": True}, "seconds"),
+    ({"name": "a", "status": "ran", "not_arrays": {"x": 3}}, "not_arrays"),
+    ({"name": "a"}, "status"),
+    ({"name": "a", "status": "ran", "extra": 1}, "unknown fields"),
+])
+def test_every_field_is_checked(fields, match):
+    with pytest.raises(ProtocolError, match=match):
+        protocol.from_dict(CaseFrame, fields)
+
+
+def test_a_child_may_send_only_case_frames():
+    reader = FrameReader(kinds={CaseFrame.kind: CaseFrame})
+    with pytest.raises(ProtocolError, match="unknown frame kind 'done'"):
+        reader.feed(protocol.encode_frame(protocol.Done(seconds=1)))
+
+
+def test_the_bootstrap_reads_back_what_the_host_bundles():
+    files = {"runtime/grader/protocol.py": b"x = 1\n", "inputs/public/a/b.npz": bytes(range(256)),
+             "request.json": b"{}"}
+    encoded = protocol.encode_bundle(files)
+    size, body = encoded.split(b"\n", 1)
+    assert int(size) == len(body) and box_bootstrap.decode(body) == files
+
+
+def test_a_bundle_path_that_leaves_the_box_is_refused():
+    body = protocol.encode_bundle({"../escape": b""}).split(b"\n", 1)[1]
+    with pytest.raises(ValueError, match="leaves the box directory"):
+        box_bootstrap.decode(body)
+
+
+def test_the_bootstrap_runs_nothing_when_imported():
+    namespace = runpy.run_path(box_bootstrap.__file__, run_name="grader.box_bootstrap")
+    assert "main" in namespace
