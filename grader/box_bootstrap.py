@@ -61,6 +61,14 @@ def decode(body):
     return files
 
 
+def read_bundle():
+    """The next bundle on stdin (its size line, then its body), decoded."""
+    size = int(read_line())
+    if not 0 < size <= MAX_BUNDLE_BYTES:
+        raise ValueError(f"bundle of {size} bytes")
+    return decode(read_exact(size))
+
+
 def write(files, root):
     for name, data in files.items():
         path = os.path.join(root, name)
@@ -98,11 +106,8 @@ def main():
     sys.path[:0] = sys.argv[2:]
     import numpy  # noqa: F401 - loads while the host prepares the bundle; BLAS threads are set
     try:
-        size = int(read_line())
-        if not 0 < size <= MAX_BUNDLE_BYTES:
-            raise ValueError(f"bundle of {size} bytes")
         os.makedirs(root, mode=0o755, exist_ok=True)
-        files = decode(read_exact(size))
+        files = read_bundle()
         inputs = {name: data for name, data in files.items() if name.startswith("inputs/")}
         write({name: data for name, data in files.items() if name not in inputs}, root)
         request = json.loads(files["request.json"])
@@ -114,7 +119,7 @@ def main():
     sys.path.insert(0, os.path.join(root, "runtime"))
     from grader import supervisor
 
-    supervisor.main(root, inputs)
+    supervisor.main(root, inputs, read_bundle)
 
 
 if __name__ == "__main__":  # run as `python -c`; never imported

@@ -31,9 +31,10 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from grader import box_bootstrap, protocol
+from grader import protocol
 from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, Imported,
                              NeedInputs, Progress, RunEnded, RunSpec, RunStarted)
 
@@ -266,8 +267,9 @@ class Supervisor:
     """Runs a request's runs one after the other and reports each on the channel."""
 
     def __init__(self, box_dir: Path, request: BoxRequest, channel: Channel,
-                 inputs: dict[str, bytes]):
+                 inputs: dict[str, bytes], read_bundle: Callable[[], dict[str, bytes]]):
         self.box_dir, self.request, self.channel, self.inputs = box_dir, request, channel, inputs
+        self.read_bundle = read_bundle  # the bootstrap's reader of stdin
 
     def kill_everything(self) -> None:
         kill_everything(self.request.kill_all_between_runs)
@@ -386,8 +388,7 @@ class Supervisor:
         """Ask the host for the ``visibility`` inputs (after the public runs); kept in memory."""
         self.channel.send(NeedInputs(visibility=visibility))
         try:
-            size = int(box_bootstrap.read_line())
-            self.inputs.update(box_bootstrap.decode(box_bootstrap.read_exact(size)))
+            self.inputs.update(self.read_bundle())
         except (EOFError, ValueError):
             self.host_is_gone()
 
@@ -424,7 +425,8 @@ class Supervisor:
         self.channel.send(Done(seconds=round(time.monotonic() - started, 3)))
 
 
-def main(box_dir: str, inputs: dict[str, bytes]) -> None:
+def main(box_dir: str, inputs: dict[str, bytes],
+         read_bundle: Callable[[], dict[str, bytes]]) -> None:
     """Entry from the bootstrap: the runs of ``request.json``, every one reported."""
     box = Path(box_dir)
     become_init()
@@ -435,7 +437,7 @@ def main(box_dir: str, inputs: dict[str, bytes]) -> None:
     set_limit("RLIMIT_CORE", 0)
     if request.memory_mb:
         set_limit("RLIMIT_AS", request.memory_mb * MEBIBYTE)
-    Supervisor(box, request, channel, inputs).run()
+    Supervisor(box, request, channel, inputs, read_bundle).run()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(protocol.EXIT_OK)  # threads the submission started at import must not hold us

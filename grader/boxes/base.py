@@ -20,8 +20,7 @@ from grader.protocol import BoxRequest
 GRADER_DIR = Path(__file__).resolve().parent.parent
 FRAMEWORK_DIR = GRADER_DIR.parent / "reference"
 BOOTSTRAP_SOURCE = (GRADER_DIR / "box_bootstrap.py").read_text(encoding="utf-8")
-RUNTIME_SOURCES = {"grader/box_bootstrap.py": GRADER_DIR / "box_bootstrap.py",
-                   "grader/protocol.py": GRADER_DIR / "protocol.py",
+RUNTIME_SOURCES = {"grader/protocol.py": GRADER_DIR / "protocol.py",
                    "grader/supervisor.py": GRADER_DIR / "supervisor.py",
                    "interface.py": FRAMEWORK_DIR / "interface.py",
                    "common.py": FRAMEWORK_DIR / "common.py",
