@@ -64,8 +64,12 @@ def grade(
         "--for-students", help="print only what a student may see (e.g. in a student's CI): "
                                "hidden cases show their verdict only")] = False,
 ) -> None:
-    """Grade one submission on the public and hidden cases: points out of 5."""
-    from grader.pipeline import GradingError, grade_submission
+    """Grade one submission on the public and hidden cases: points out of 5.
+
+    Every report asked for is written, also when the submission cannot be graded (0, with
+    the reason; exit code 2)."""
+    from grader.pipeline import GradingError, failed_report, grade_submission
+    from grader.submission import SubmissionError
 
     if image is not None and backend != Backend.docker:
         fail("--image is only used with --backend docker")
@@ -74,10 +78,12 @@ def grade(
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
                              mnist_fetch=not no_download, backend=backend.value, image=image,
                              sandbox=not no_sandbox)
+    code = 0
     try:
         report = grade_submission(submission, options)
-    except GradingError as error:
-        fail(str(error))
+    except (SubmissionError, GradingError) as error:
+        cause = "submission" if isinstance(error, SubmissionError) else "grader"
+        report, code = failed_report(submission, str(error), cause), 2
     from rich.console import Console
 
     from grader import render_gradescope, render_junit, render_terminal
@@ -92,6 +98,8 @@ def grade(
                 path.write_text(render(), encoding="utf-8")
             except OSError as error:
                 fail(f"cannot write {path}: {error}")
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,58 +1,124 @@
 """Find changes to the given code: everything outside the ``# Your code here`` regions.
 
-The assignment says solutions with changed given code may not be accepted; the
-grader reports such changes as warnings naming the lines (or fails the
-submission when the grading policy says so).
+The assignment says solutions with changed given code may not be accepted. The
+given code is compared as Python syntax, not as text: a byte-order mark, line
+endings, tabs or spaces, comments, docstrings and blank lines do not matter, and
+a given statement that a student's file (or the course's older template) holds
+elsewhere in the same function, a region included, still counts as given. What
+is left (a statement added, changed or removed outside the regions) is reported
+naming the submission's lines.
 """
 from __future__ import annotations
 
-import difflib
+import ast
 import re
+from collections import Counter
+from dataclasses import dataclass
 
 BEGIN_MARKER = re.compile(r"#\s*your code here\s*\\/", re.IGNORECASE)
 END_MARKER = re.compile(r"#\s*your code here\s*/\\", re.IGNORECASE)
 MAX_REPORTED = 10
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def given_code(source: str) -> list[tuple[int, str]] | None:
-    """Numbered non-blank lines outside the solution regions; None if markers do not pair up."""
-    lines, inside = [], False
+@dataclass(frozen=True)
+class Statement:
+    """A statement of the given code: what it is (its syntax, without positions), where."""
+
+    scope: tuple[str, ...]   # the names of the classes and functions around it
+    syntax: str
+    line: int
+    text: str
+
+
+def regions(source: str) -> list[tuple[int, int]] | None:
+    """Line ranges (first, last) of the solution regions; None if the markers do not pair up."""
+    found, start = [], None
     for number, line in enumerate(source.splitlines(), start=1):
         if BEGIN_MARKER.search(line):
-            if inside:
+            if start is not None:
                 return None
-            inside = True
+            start = number
         elif END_MARKER.search(line):
-            if not inside:
+            if start is None:
                 return None
-            inside = False
-        elif not inside and line.strip():
-            lines.append((number, line.rstrip()))
-    return None if inside else lines
+            found.append((start, number))
+            start = None
+    return None if start is not None else found
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and \
+        isinstance(node.value.value, str)
+
+
+def _header(node: ast.stmt) -> str:
+    """A definition without its body: name, arguments, bases, decorators."""
+    shell = type(node)(**{field: ([] if field == "body" else getattr(node, field))
+                          for field in node._fields})
+    return ast.dump(shell, include_attributes=False)
+
+
+def statements(source: str) -> tuple[list[Statement], list[Statement]]:
+    """(given, inside the regions): every statement, definitions by their header."""
+    text = source.lstrip("\ufeff")
+    tree = ast.parse(text)
+    spans = regions(text) or []
+    lines = text.splitlines()
+    given: list[Statement] = []
+    inside: list[Statement] = []
+
+    def visit(body: list[ast.stmt], scope: tuple[str, ...]) -> None:
+        for position, node in enumerate(body):
+            if position == 0 and _is_docstring(node):
+                continue
+            in_region = any(first < node.lineno and node.end_lineno < last
+                            for first, last in spans)
+            syntax = _header(node) if isinstance(node, DEFINITIONS) else \
+                ast.dump(node, include_attributes=False)
+            statement = Statement(scope, syntax, node.lineno, lines[node.lineno - 1].strip())
+            (inside if in_region else given).append(statement)
+            if isinstance(node, DEFINITIONS) and not in_region:
+                visit(node.body, scope + (node.name,))
+
+    visit(tree.body, ())
+    return given, inside
 
 
 def check_modifications(submission: str, reference: str) -> list[str]:
-    """Warnings naming the submission's lines where given code differs from the template."""
-    expected, actual = given_code(reference), given_code(submission)
-    if actual is None:
+    """Warnings naming the submission's lines where its given code differs from the template.
+
+    In every class and function, each given statement of the template must be there (in
+    any order, inside a region or not), and every statement outside the regions must be
+    one of them."""
+    if regions(submission.lstrip("\ufeff")) is None:
         return ["the '# Your code here \\/' ... '# Your code here /\\' markers are missing or "
                 "unbalanced, so changes to the given code could not be checked"]
-    matcher = difflib.SequenceMatcher(a=[text for _, text in expected],
-                                      b=[text for _, text in actual], autojunk=False)
+    try:
+        actual, inside = statements(submission)
+    except SyntaxError:
+        return []  # the submission does not import: its sections say so
+    expected, _ = statements(reference)
     warnings = []
-    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if b_start < b_end:
-            first, last = actual[b_start][0], actual[b_end - 1][0]
-            where = f"line {first}" if first == last else f"lines {first}-{last}"
-            shown = actual[b_start][1].strip()
-            verb = "added" if tag == "insert" else "changed"
-            warnings.append(f"given code {verb} outside the solution regions at {where}: {shown!r}")
-        else:
-            anchor = actual[b_start - 1][0] if b_start > 0 else 1
-            warnings.append(f"given code removed after line {anchor}: "
-                            f"{expected[a_start][1].strip()!r}")
+    for scope in dict.fromkeys(statement.scope for statement in expected + actual):
+        wanted = Counter(s.syntax for s in expected if s.scope == scope)
+        present = Counter(s.syntax for s in actual + inside if s.scope == scope)
+        missing = [s for s in expected if s.scope == scope and (wanted - present)[s.syntax]]
+        extra, unmatched = [], Counter(wanted)
+        for statement in (s for s in actual if s.scope == scope):
+            if unmatched[statement.syntax]:
+                unmatched[statement.syntax] -= 1
+            else:
+                extra.append(statement)
+        for index, statement in enumerate(extra):
+            was = f" (the template has {missing[index].text!r})" if index < len(missing) else ""
+            verb = "changed" if was else "added"
+            warnings.append(f"given code {verb} outside the solution regions at line "
+                            f"{statement.line}: {statement.text!r}{was}")
+        for statement in missing[len(extra):]:
+            warnings.append(f"given code removed: {statement.text!r} (line {statement.line} of "
+                            f"the template, in {'.'.join(scope) or 'the module'})")
     if len(warnings) > MAX_REPORTED:
-        warnings = warnings[:MAX_REPORTED] + [f"... and {len(warnings) - MAX_REPORTED} more changes"]
+        warnings = warnings[:MAX_REPORTED] + [f"... and {len(warnings) - MAX_REPORTED} more "
+                                              "changes"]
     return warnings

@@ -13,8 +13,6 @@ boots on one core while the grader loads on the other.
 """
 from __future__ import annotations
 
-import os
-import stat
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -30,12 +28,12 @@ from grader.modification import check_modifications
 from grader.options import BACKENDS, REPO_DIR, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest, Progress, RunSpec
 from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
+from grader.submission import read_submission
 from grader.uid_slots import NoFreeSlot, grading_uid
 
 if TYPE_CHECKING:
     from grader.sections import SectionKind
 
-MAX_SUBMISSION_BYTES = 1 << 20
 SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
 SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
@@ -44,27 +42,21 @@ ProgressCallback = Callable[[RunSpec, Progress], None]
 
 
 class GradingError(Exception):
-    """The grader cannot grade (bad path, broken test cases, no box); not a verdict."""
+    """The grader cannot grade (broken test cases, invalid configuration, no box)."""
 
 
-def read_submission(path: Path) -> bytes:
-    """The submitted file's bytes: a regular file of bounded size (never a pipe or a device)."""
-    path = Path(path)
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise GradingError(f"submission {path} does not exist") from None
-    except OSError as error:
-        raise GradingError(f"submission {path} cannot be read: {error.strerror}") from None
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(descriptor)
-        raise GradingError(f"submission {path} is not a file (give the path to solution.py)")
-    with os.fdopen(descriptor, "rb") as stream:
-        if info.st_size > MAX_SUBMISSION_BYTES:
-            raise GradingError(f"submission {path} is {info.st_size} bytes; at most "
-                               f"{MAX_SUBMISSION_BYTES}")
-        return stream.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
+def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
+    """What is reported when nothing could be graded: 0, every section not run, the reason."""
+    from reference import common
+
+    sections = [SectionResult(name=section.name, title=section.title, points=0.0,
+                              max_points=section.points, status=Verdict.not_run,
+                              failure_scope="section")
+                for section in common.SECTIONS]
+    return GradingReport(submission=str(submission), total=0.0,
+                         max_total=sum(section.points for section in common.SECTIONS),
+                         sections=sections, error=message, error_cause=cause, seconds=0.0,
+                         grader_version=__version__)
 
 
 def build_sections(config: GradingConfig, options: GradingOptions
@@ -169,12 +161,14 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
 
 def grade_submission(submission: Path, options: GradingOptions = GradingOptions(),
                      on_progress: ProgressCallback | None = None) -> GradingReport:
-    """Grade ``submission`` (a ``solution.py``) on every section; raises ``GradingError`` only
-    when the grader itself cannot grade, never for anything the submission does."""
+    """Grade ``submission`` (``solution.py``, a notebook or a zip) on every section. Raises
+    ``SubmissionError`` when what was sent cannot be graded and ``GradingError`` when the
+    grader cannot grade; never for anything the submission's code does."""
     started = time.perf_counter()
     if options.backend not in BACKENDS:
         raise GradingError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
-    source = read_submission(submission)
+    sent = read_submission(submission)
+    source = sent.source
     try:
         config = load_config(options.cases_dir)
     except ConfigError as error:
@@ -195,11 +189,14 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     from reference import common
 
     sections = [results[section.name] for section in common.SECTIONS]
-    warnings = check_modifications(source.decode("utf-8", errors="replace"),
-                                   REFERENCE_SOLUTION.read_text(encoding="utf-8"))
-    if warnings and config.policy.fail_on_modified_code:
+    changes = check_modifications(source.decode("utf-8", errors="replace"),
+                                  REFERENCE_SOLUTION.read_text(encoding="utf-8"))
+    warnings = sent.warnings + changes
+    if changes and config.policy.fail_on_modified_code:
         for section in sections:
-            section.points = 0.0
+            section.points, section.status = 0.0, Verdict.modified_code
+            section.message, section.failure_scope = f"given code was modified: {changes[0]}", \
+                "section"
         warnings.append("the submission fails: given code was modified "
                         "(policy.fail_on_modified_code = true)")
     return GradingReport(

@@ -29,6 +29,8 @@ def render(report: GradingReport) -> str:
                           "max_score": 0.0, "status": _status(case.verdict),
                           "output": case.message or case.verdict.value,
                           "visibility": "visible"})
-    results = {"score": report.total, "output": "\n".join(report.warnings),
+    error = student_view.error_message(report)
+    summary = [f"Not graded: {error}"] if error else []
+    results = {"score": report.total, "output": "\n".join(summary + report.warnings),
                "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(results, indent=2)

@@ -10,6 +10,12 @@ from grader.report_model import GradingReport, Verdict
 def render(report: GradingReport) -> str:
     root = ElementTree.Element("testsuites", name="nn-grader", tests=str(
         sum(len(section.cases) for section in report.sections)))
+    error = student_view.error_message(report)
+    if error:
+        suite = ElementTree.SubElement(root, "testsuite", name="submission", tests="1",
+                                       errors="1")
+        ElementTree.SubElement(ElementTree.SubElement(suite, "testcase", name="grading"),
+                               "error", message=error.splitlines()[0]).text = error
     for section in report.sections:
         cases = student_view.cases(section)
         failures = sum(case.verdict not in (Verdict.passed, Verdict.skipped, Verdict.not_run)

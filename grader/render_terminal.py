@@ -75,7 +75,12 @@ def render(report: GradingReport, console: Console, verbose: bool = False,
             console.print(Text.assemble((section.title, "bold"), ": ", note), soft_wrap=True)
     for warning in report.warnings:
         console.print(Text.assemble(("warning", "yellow"), ": ", warning), soft_wrap=True)
+    error = student_view.error_message(report) if for_students else report.error
+    if error:
+        console.print(Text.assemble(("not graded", "bold red"), ": ", error), soft_wrap=True)
     sandbox = report.sandbox
-    console.print(Text(f"box: {sandbox.box} ({sandbox.backend} backend); resources: "
-                       f"{sandbox.resources}; network {'cut' if sandbox.network_cut else 'NOT cut'}"
-                       + "".join(f"; {note}" for note in sandbox.notes)), soft_wrap=True)
+    if sandbox is not None:
+        console.print(Text(f"box: {sandbox.box} ({sandbox.backend} backend); resources: "
+                           f"{sandbox.resources}; network "
+                           f"{'cut' if sandbox.network_cut else 'NOT cut'}"
+                           + "".join(f"; {note}" for note in sandbox.notes)), soft_wrap=True)

@@ -92,6 +92,12 @@ class GradingReport(BaseModel):
     max_total: float
     sections: list[SectionResult]
     warnings: list[Text] = []
-    sandbox: SandboxInfo
+    error: Text | None = Field(None, description="why it could not be graded (then every "
+                                                 "section is not_run and the total is 0)")
+    error_cause: Literal["submission", "grader"] | None = Field(
+        None, description="submission: what was sent cannot be graded (a student may read "
+                          "why); grader: a problem on the grader's side")
+    sandbox: SandboxInfo | None = Field(None, description="the boxes used (none when it could "
+                                                          "not be graded)")
     seconds: float
     grader_version: str

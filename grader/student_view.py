@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.report_model import SectionResult, Verdict
+from grader.report_model import GradingReport, SectionResult, Verdict
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,17 @@ class StudentCase:
     hidden: bool
     verdict: Verdict
     message: str      # empty for hidden cases
+
+
+GRADER_PROBLEM = ("the grader could not grade this submission because of a problem on its "
+                  "side, not yours; your instructor can see why")
+
+
+def error_message(report: GradingReport) -> str | None:
+    """Why nothing was graded: the reason when it is the submission's, else a general word."""
+    if report.error is None:
+        return None
+    return report.error if report.error_cause == "submission" else GRADER_PROBLEM
 
 
 def section_message(section: SectionResult) -> str:

@@ -105,8 +105,36 @@ def test_schema_command_prints_the_report_schema():
 def test_grader_that_cannot_grade_exits_nonzero_with_a_message(args, message):
     result = grader_cli(*args)
     assert result.returncode == 2
-    assert message in result.stderr
+    assert message in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("cause", ["submission", "grader"])
+def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
+    submission, cases = tmp_path / "photo.png", DEFAULT_CASES_DIR
+    submission.write_bytes(b"\x89PNG\r\n\x1a\n")
+    if cause == "grader":
+        submission = REFERENCE_SOLUTION
+        cases = cases_with_limits(tmp_path / "cases", "")
+        (cases / "hidden" / "00_unittest_relu_gt" / "relu_4d.npz").unlink()
+    paths = {name: tmp_path / name for name in ("report.json", "results.json", "junit.xml")}
+    result = grader_cli("grade", str(submission), "--cases", str(cases), "--json",
+                        str(paths["report.json"]), "--gradescope", str(paths["results.json"]),
+                        "--junit", str(paths["junit.xml"]))
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
+    report = GradingReport.model_validate_json(paths["report.json"].read_text())
+    assert report.total == 0 and report.error_cause == cause
+    assert {section.status for section in report.sections} == {Verdict.not_run}
+    results = json.loads(paths["results.json"].read_text())
+    junit = ElementTree.parse(paths["junit.xml"]).getroot()
+    error = junit.find("testsuite[@name='submission']/testcase/error").text
+    assert results["score"] == 0 and results["output"].startswith("Not graded: ")
+    if cause == "submission":
+        assert "photo.png is a PNG image" in results["output"] and "photo.png is a PNG" in error
+    else:  # the reason names a hidden case: only the instructor's report holds it
+        assert "relu_4d" in report.error
+        assert "relu_4d" not in paths["results.json"].read_text() + error
+        assert "problem on its side" in error
 
 
 def test_broken_test_cases_are_reported_not_crashed(tmp_path):
@@ -116,7 +144,7 @@ def test_broken_test_cases_are_reported_not_crashed(tmp_path):
         grade_submission(REFERENCE_SOLUTION, GradingOptions(cases_dir=cases, skip_mnist=True))
     (cases / "grading.toml").write_text("[unit]\ntimeout_seconds = -1\n")
     result = grader_cli("grade", str(REFERENCE_SOLUTION), "--cases", str(cases))
-    assert result.returncode == 2 and "timeout_seconds" in result.stderr
+    assert result.returncode == 2 and "timeout_seconds" in result.stdout
 
 
 def test_changed_given_code_is_a_warning_naming_the_line(tmp_path):
@@ -135,6 +163,8 @@ def test_changed_given_code_fails_when_the_policy_says_so(tmp_path):
     report = grade_submission(modified, GradingOptions(cases_dir=cases, skip_mnist=True))
     assert report.total == 0.0
     assert any("fail_on_modified_code" in warning for warning in report.warnings)
+    assert {section.status for section in report.sections[:6]} == {Verdict.modified_code}
+    assert report.sections[0].message.startswith("given code was modified: given code added")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl_c", "kill_9"])

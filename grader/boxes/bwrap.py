@@ -35,6 +35,7 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap),
                 "containers with --backend docker; --no-sandbox runs trusted code unboxed")
 SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")  # for the bootstrap's drop only
+SCRATCH_DIRS = ("/tmp", "/dev/shm")
 RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE)"
 
 
@@ -125,19 +126,20 @@ class BwrapBox(Box):
             arguments += ["--unshare-user", "--disable-userns"]
         for key, value in shape.environment().items():
             arguments += ["--setenv", key, value]
+        arguments += ["--proc", "/proc", "--dev", "/dev"]
+        size = str(shape.scratch_mb << 20)
+        for scratch in SCRATCH_DIRS:  # first: a virtual environment under /tmp is bound on top
+            arguments += ["--size", size, "--perms", "1777", "--tmpfs", scratch]
         mnist = shape.mnist_targets(BOX_MNIST_DIR)
         for directory in parent_dirs([target for _, _, target in binds] + list(mnist.values())):
-            arguments += ["--perms", "0755", "--dir", directory]
+            if directory not in SCRATCH_DIRS:
+                arguments += ["--perms", "0755", "--dir", directory]
         for kind, source, target in binds:
             arguments += [kind, source, target]
         for role, source in shape.mnist_files:
             arguments += ["--ro-bind", str(source), mnist[role]]
         arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-                      "--proc", "/proc", "--dev", "/dev"]
-        size = str(shape.scratch_mb << 20)
-        for scratch in ("/tmp", "/dev/shm"):
-            arguments += ["--size", size, "--perms", "1777", "--tmpfs", scratch]
-        arguments += ["--remount-ro", "/", "--chdir", "/"]
+                      "--remount-ro", "/", "--chdir", "/"]
         return [*arguments, "--", interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR,
                 *numpy_path]
 

@@ -1,0 +1,49 @@
+"""Kinds of box: what they hold, what they refuse, what they leave."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy
+import pytest
+
+from grader.boxes import bwrap
+from grader.options import GradingOptions
+from grader.pipeline import GradingError, grade_submission
+from tests.grading_fixtures import REFERENCE_SOLUTION
+
+UNIT = GradingOptions(skip_mnist=True)
+
+
+def test_numpy_under_tmp_is_bound_over_the_boxs_fresh_tmp(monkeypatch):
+    """CI installs into a virtual environment that may live under /tmp."""
+    site = Path(tempfile.mkdtemp(prefix="nn-site-", dir="/tmp"))
+    try:
+        source = Path(numpy.__file__).parent
+        shutil.copytree(source, site / "numpy", symlinks=True)
+        if source.with_name("numpy.libs").is_dir():
+            shutil.copytree(source.with_name("numpy.libs"), site / "numpy.libs", symlinks=True)
+        binds, _, interpreter = bwrap.python_binds()
+        moved = [entry for entry in binds if "numpy" not in entry[1]]
+        moved += [("--ro-bind", str(path), str(path)) for path in site.iterdir()]
+        monkeypatch.setattr(bwrap, "python_binds", lambda: (moved, [str(site)], interpreter))
+        assert grade_submission(REFERENCE_SOLUTION, UNIT).total == 4.0
+    finally:
+        shutil.rmtree(site)
+
+
+def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
+    bwrap.bwrap_problem.cache_clear()
+    try:
+        with pytest.raises(GradingError, match="apt-get install bubblewrap"):
+            grade_submission(REFERENCE_SOLUTION, UNIT)
+    finally:
+        bwrap.bwrap_problem.cache_clear()
+
+
+def test_trusted_code_may_run_without_a_box_and_the_report_says_so():
+    report = grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, sandbox=False))
+    assert report.total == 4.0 and report.sandbox.box == "none"
+    assert not report.sandbox.network_cut and "NO SANDBOX" in report.sandbox.notes[0]

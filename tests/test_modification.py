@@ -1,0 +1,53 @@
+"""The given-code check compares syntax, not text."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.modification import check_modifications
+from tests.grading_fixtures import REFERENCE_SOLUTION
+
+REFERENCE = REFERENCE_SOLUTION.read_text(encoding="utf-8")
+OLDER_LAYOUT = Path(__file__).parent / "submissions" / "course_older_layout.py"
+
+
+def test_a_bom_windows_line_endings_and_tabs_change_nothing():
+    tabbed = "\ufeff" + REFERENCE.replace("    ", "\t").replace("\n", "\r\n")
+    assert check_modifications(tabbed, REFERENCE) == []
+
+
+def test_comments_docstrings_and_blank_lines_change_nothing():
+    noisy = REFERENCE.replace('        """\n        :param inputs: np.array((n, d)), input values',
+                              '        """Моя документация.\n        :param inputs: входы')
+    noisy = noisy.replace("# ================================ 2.1.1 ReLU", "\n\n# --- ReLU ---")
+    noisy = noisy.replace("        super().build(*args, **kwargs)\n",
+                          "        super().build(*args, **kwargs)  # as given\n\n\n")
+    assert noisy != REFERENCE and check_modifications(noisy, REFERENCE) == []
+
+
+def test_the_courses_older_template_layout_is_accepted():
+    assert check_modifications(OLDER_LAYOUT.read_text(encoding="utf-8"), REFERENCE) == []
+
+
+def test_a_really_changed_given_line_is_named():
+    changed = REFERENCE.replace("            initializer=np.zeros\n",
+                                "            initializer=np.ones\n")
+    line = changed.splitlines().index("        self.biases, self.biases_grad = self.add_parameter(")
+    assert check_modifications(changed, REFERENCE) == [
+        f"given code changed outside the solution regions at line {line + 1}: "
+        "'self.biases, self.biases_grad = self.add_parameter(' (the template has "
+        "'self.biases, self.biases_grad = self.add_parameter(')"]
+
+
+def test_added_and_removed_given_code_is_named():
+    added = REFERENCE.replace("from interface import *\n", "from interface import *\nimport os\n")
+    assert check_modifications(added, REFERENCE) == [
+        "given code added outside the solution regions at line 2: 'import os'"]
+    removed = REFERENCE.replace("        self.output_shape = (units,)\n", "")
+    assert check_modifications(removed, REFERENCE) == [
+        "given code removed: 'self.output_shape = (units,)' (line 70 of the template, in "
+        "Dense.__init__)"]
+
+
+def test_unbalanced_markers_are_said():
+    broken = REFERENCE.replace("        # Your code here /\\\n", "", 1)
+    assert "markers are missing or unbalanced" in check_modifications(broken, REFERENCE)[0]

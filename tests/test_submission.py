@@ -1,0 +1,100 @@
+"""Submissions as students send them: a file, a notebook, a zip; anything else named clearly."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import nbformat
+import pytest
+
+from grader.options import GradingOptions
+from grader.pipeline import grade_submission
+from grader.submission import SubmissionError, read_submission
+from tests.grading_fixtures import REFERENCE_SOLUTION
+
+REFERENCE = REFERENCE_SOLUTION.read_text(encoding="utf-8")
+UNIT = GradingOptions(skip_mnist=True)
+
+
+def notebook(path, *cells: str) -> None:
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_markdown_cell("# Homework")]
+    book.cells += [nbformat.v4.new_code_cell(cell) for cell in cells]
+    nbformat.write(book, path)
+
+
+def zip_of(path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_notebook_is_graded_from_its_code_cells_with_a_warning(tmp_path):
+    head, tail = REFERENCE.split("# ================================ 2.1.1 ReLU")
+    notebook(tmp_path / "solution.ipynb", "%matplotlib inline\n" + head,
+             "# ================================ 2.1.1 ReLU" + tail, "!pip list")
+    report = grade_submission(tmp_path / "solution.ipynb", UNIT)
+    assert report.total == 4.0
+    assert report.warnings[0].startswith("graded from the 3 code cells of the notebook")
+    assert "2 IPython command line(s)" in report.warnings[1] and len(report.warnings) == 2
+
+
+def test_a_zip_with_one_solution_is_graded_from_it(tmp_path):
+    zip_of(tmp_path / "homework.zip", {"hw/solution.py": REFERENCE.encode(),
+                                       "__MACOSX/hw/._solution.py": b"\x00junk",
+                                       "hw/notes.txt": b"my notes"})
+    report = grade_submission(tmp_path / "homework.zip", UNIT)
+    assert report.total == 4.0 and report.warnings == ["graded hw/solution.py from the zip "
+                                                       "homework.zip"]
+
+
+def test_a_notebook_inside_a_zip_is_graded_too(tmp_path):
+    notebook(tmp_path / "solution.ipynb", REFERENCE)
+    zip_of(tmp_path / "hw.zip", {"solution.ipynb": (tmp_path / "solution.ipynb").read_bytes()})
+    assert grade_submission(tmp_path / "hw.zip", UNIT).total == 4.0
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("photo.png", b"\x89PNG\r\n\x1a\n....", "photo.png is a PNG image, not Python code; expected "
+                                           "solution.py"),
+    ("solution.py", b"", "solution.py is empty; expected solution.py"),
+    ("solution.py", b"   \n\n", "solution.py is empty"),
+    ("solution.py", b"print(1)\x00\x01", "solution.py is a binary file"),
+    ("solution.py", "def f():\n    return 'привет'\n".encode("cp1251"), "is not UTF-8 text"),
+    ("report.pdf", b"%PDF-1.4 ...", "report.pdf is a PDF document"),
+    ("solution.ipynb", b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
+     "solution.ipynb is a notebook without code"),
+])
+def test_anything_else_is_refused_naming_what_came_and_what_is_expected(tmp_path, name, data,
+                                                                        message):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(SubmissionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_submission(tmp_path / name)
+
+
+def test_a_zip_with_several_solutions_or_none_is_refused(tmp_path):
+    zip_of(tmp_path / "two.zip", {"a/solution.py": b"x = 1\n", "b/solution.py": b"x = 2\n"})
+    with pytest.raises(SubmissionError, match="holds 2 files named solution.py .*keep one"):
+        read_submission(tmp_path / "two.zip")
+    zip_of(tmp_path / "none.zip", {"main.py": b"x = 1\n", "README.md": b"hi"})
+    with pytest.raises(SubmissionError, match=r"holds no solution.py \(it holds main.py, "
+                                              r"README.md\)"):
+        read_submission(tmp_path / "none.zip")
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(SubmissionError, match="damaged zip"):
+        read_submission(tmp_path / "broken.zip")
+
+
+def test_a_byte_order_mark_and_windows_line_endings_are_fine(tmp_path):
+    path = tmp_path / "solution.py"
+    path.write_bytes(b"\xef\xbb\xbf" + REFERENCE.replace("\n", "\r\n").encode())
+    report = grade_submission(path, UNIT)
+    assert report.total == 4.0 and report.warnings == []
+
+
+def test_a_pipe_is_not_read(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "solution.py")
+    with pytest.raises(SubmissionError, match="is not a file"):
+        read_submission(tmp_path / "solution.py")
