@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import signal
 import zipfile
+from collections.abc import Callable
 
 import numpy as np
 
 from grader.box_session import BoxFailure, BoxOutcome, RunOutcome
+from grader.diagnosis import diagnose, diagnose_exception
 from grader.protocol import CaseFrame, RunEnded
 from grader.report_model import CaseResult, Verdict
 from reference import common
@@ -99,29 +101,39 @@ def exception_verdict(frame: CaseFrame) -> Verdict:
     return Verdict.exception
 
 
+def _with_hints(problems: list[str], hints: list[str]) -> list[str]:
+    return problems + [f"hint: {hint}" for hint in hints]
+
+
 def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
-               expected: dict[str, np.ndarray]) -> CaseResult:
-    """Compare one case's outputs with the expected ones (values shown for public cases only)."""
+               expected: dict[str, np.ndarray],
+               inputs: Callable[[], dict[str, np.ndarray]]) -> CaseResult:
+    """Compare one case's outputs with the expected ones (values shown for public cases only);
+    a failure gets the hints ``grader.diagnosis`` finds (``inputs`` loads the case's inputs)."""
     result = dict(name=case.name, visibility=visibility, seconds=frame.seconds)
     if frame.status == "exception":
+        problems = _with_hints([frame.error], diagnose_exception(case, inputs(), frame.error_type))
         return CaseResult(**result, verdict=exception_verdict(frame),
-                          message=common.case_failure_text(case, [frame.error]))
+                          message=common.case_failure_text(case, problems))
     try:
         actual: dict = read_arrays(payload)
     except UnreadableOutput as error:
         return CaseResult(**result, verdict=Verdict.unreadable,
                           message=f"case {case.name}: outputs unreadable: {error}")
-    problems = [common.not_an_array_problem(name, text) for name, text in frame.not_arrays.items()]
+    problems = [common.not_an_array_problem(name, text, expected[name])
+                for name, text in frame.not_arrays.items() if name in expected]
     comparable = {name: value for name, value in expected.items() if name not in frame.not_arrays}
     problems += common.compare_outputs(case, actual, comparable, reveal=visibility == "public")
     if problems:
+        problems = _with_hints(problems, diagnose(case, inputs(), expected, actual))
         return CaseResult(**result, verdict=Verdict.wrong_answer,
                           message=common.case_failure_text(case, problems))
     return CaseResult(**result, verdict=Verdict.passed)
 
 
 def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case], outcome: BoxOutcome,
-                   expected: dict[str, dict[str, np.ndarray]], cpu_limit: int,
+                   expected: dict[str, dict[str, np.ndarray]],
+                   inputs: Callable[[Case], dict[str, np.ndarray]], cpu_limit: int,
                    memory_mb: int) -> list[CaseResult]:
     """Every case of one run: judged from its frame, or explained by how the run ended."""
     visibility = run.spec.visibility
@@ -132,7 +144,8 @@ def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case], outcome
             results.append(CaseResult(**entry, verdict=Verdict.not_run, message=stopped))
         elif case.name in run.cases:
             frame, payload = run.cases[case.name]
-            results.append(judge_case(case, visibility, frame, payload, expected[case.name]))
+            results.append(judge_case(case, visibility, frame, payload, expected[case.name],
+                                      lambda case=case: inputs(case)))
         else:
             where = f"in case {case.name}"
             if run.ended is not None:

@@ -172,9 +172,11 @@ class UnitSection(SectionKind):
         cases = []
         for run in runs:
             visibility = run.spec.visibility
-            cases += judge_unit_run(self.section, run, self.cases[visibility], outcome,
-                                    self.expected(visibility), self.limits.cpu_seconds,
-                                    self.limits.memory_mb)
+            tests_dir = self.cases_dir / visibility
+            cases += judge_unit_run(
+                self.section, run, self.cases[visibility], outcome, self.expected(visibility),
+                lambda case, tests_dir=tests_dir: common.load_inputs(tests_dir, self.section, case),
+                self.limits.cpu_seconds, self.limits.memory_mb)
         return self.result(cases, seconds, runs)
 
 

@@ -166,6 +166,10 @@ def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes],
                    if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"}
         not_arrays = {name: common.describe_value(value) for name, value in outputs.items()
                       if name not in results}
+        results.update({name: numpy.asarray(value, dtype=numpy.float64)  # for the diagnosis
+                        for name, value in outputs.items() if name in not_arrays and
+                        isinstance(value, (numpy.number, int, float)) and
+                        not isinstance(value, bool)})
         emit(CaseFrame(name=case.name, status="ran", not_arrays=not_arrays, seconds=seconds),
              npz_bytes(common, results))
 

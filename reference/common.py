@@ -203,13 +203,22 @@ def execute_case(solution, interface, case: Case, inputs: dict) -> dict:
 
 # ------------------------------------------------------------------- judging
 def describe_value(value) -> str:
+    """What came back instead of an array of floats, said so a student recognises it."""
+    if value is None:
+        return "None (does the method return its result?)"
     if isinstance(value, np.ndarray):
-        return f"ndarray of shape {value.shape} and dtype {value.dtype}"
-    return f"{type(value).__name__}"
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, np.generic):
+        return f"a scalar {value.dtype}"
+    if isinstance(value, (bool, int, float, complex)):
+        return f"a Python {type(value).__name__} ({value!r})"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
 
 
-def not_an_array_problem(name: str, description: str) -> str:
-    return f"`{name}`: expected a numpy ndarray of floats, got {description}"
+def not_an_array_problem(name: str, description: str, expected: np.ndarray) -> str:
+    return f"`{name}`: expected an array of shape {expected.shape} of floats, got {description}"
 
 
 def _index_text(flat_index: int, shape: tuple) -> str:
@@ -220,7 +229,7 @@ def compare_quantity(name: str, actual, expected: np.ndarray, rtol: float, atol:
                      reveal: bool = True) -> str | None:
     """Return None when ``actual`` matches ``expected``, else a precise explanation."""
     if not isinstance(actual, np.ndarray) or actual.dtype.kind not in "biuf":
-        return not_an_array_problem(name, describe_value(actual))
+        return not_an_array_problem(name, describe_value(actual), expected)
     if actual.shape != expected.shape:
         return f"`{name}`: expected shape {expected.shape}, got shape {actual.shape}"
     if actual.dtype.kind != "f" or actual.dtype.itemsize < 4:

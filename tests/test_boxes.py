@@ -1,6 +1,7 @@
 """Kinds of box: what they hold, what they refuse, what they leave."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,18 +17,18 @@ from tests.grading_fixtures import REFERENCE_SOLUTION
 UNIT = GradingOptions(skip_mnist=True)
 
 
-def test_numpy_under_tmp_is_bound_over_the_boxs_fresh_tmp(monkeypatch):
-    """CI installs into a virtual environment that may live under /tmp."""
+def test_numpy_under_tmp_is_shown_in_the_boxs_read_only_root(monkeypatch):
+    """CI installs into a virtual environment that may live under /tmp, which every box
+    replaces by a fresh one."""
     site = Path(tempfile.mkdtemp(prefix="nn-site-", dir="/tmp"))
     try:
         source = Path(numpy.__file__).parent
         shutil.copytree(source, site / "numpy", symlinks=True)
         if source.with_name("numpy.libs").is_dir():
             shutil.copytree(source.with_name("numpy.libs"), site / "numpy.libs", symlinks=True)
-        binds, _, interpreter = bwrap.python_binds()
-        moved = [entry for entry in binds if "numpy" not in entry[1]]
-        moved += [("--ro-bind", str(path), str(path)) for path in site.iterdir()]
-        monkeypatch.setattr(bwrap, "python_binds", lambda: (moved, [str(site)], interpreter))
+        layout = dataclasses.replace(bwrap.python_layout(), numpy_dirs=tuple(
+            str(path) for path in sorted(site.iterdir())))
+        monkeypatch.setattr(bwrap, "python_layout", lambda: layout)
         assert grade_submission(REFERENCE_SOLUTION, UNIT).total == 4.0
     finally:
         shutil.rmtree(site)

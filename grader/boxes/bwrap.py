@@ -16,51 +16,23 @@ disabled.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxShape, BoxUnavailable,
                                Isolation, RunningBox)
-from grader.boxes.process import ProcessBox
+from grader.boxes.interpreter import BOX_SITE, python_layout
+from grader.boxes.process import RLIMITS, ProcessBox
 from grader.cgroups import Cgroup, CgroupUnavailable
 from grader.protocol import BOX_DIR
 from grader.seccomp_filter import SeccompUnavailable, bpf_program
 
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or grade in "
                 "containers with --backend docker; --no-sandbox runs trusted code unboxed")
-SYSTEM_LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32")
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")  # for the bootstrap's drop only
 SCRATCH_DIRS = ("/tmp", "/dev/shm")
-RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE)"
-
-
-@functools.cache
-def python_binds() -> tuple[list[tuple[str, str]], list[str], str]:
-    """(bind or symlink arguments, sys.path entries for numpy, the interpreter) for this Python
-    (numpy is found, not imported: the box is started before the grader has loaded it)."""
-    interpreter = os.path.realpath(sys.executable)
-    paths = {interpreter, sysconfig.get_path("stdlib")}
-    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
-        library = Path(sysconfig.get_config_var("LIBDIR")) / sysconfig.get_config_var("INSTSONAME")
-        if library.exists():
-            paths.add(str(library.resolve()))
-    numpy_dir = Path(importlib.util.find_spec("numpy").origin).resolve().parent
-    paths |= {str(numpy_dir)} | {str(p) for p in [numpy_dir.with_name("numpy.libs")] if p.is_dir()}
-    entries = []
-    for directory in SYSTEM_LIBRARY_DIRS:
-        if os.path.islink(directory):
-            entries.append(("--symlink", os.readlink(directory), directory))
-        elif os.path.isdir(directory):
-            paths.add(directory)
-    covered = sorted(path for path in paths
-                     if not any(path.startswith(other + "/") for other in paths if other != path))
-    return [*entries, *(("--ro-bind", path, path) for path in covered)], [str(numpy_dir.parent)], \
-        interpreter
 
 
 def parent_dirs(paths: list[str]) -> list[str]:
@@ -115,7 +87,8 @@ class BwrapBox(Box):
         return Isolation(box=self.name, uid=uid, notes=notes)
 
     def command(self, shape: BoxShape, seccomp_fd: int) -> list[str]:
-        binds, numpy_path, interpreter = python_binds()
+        layout = python_layout()
+        binds = layout.box_binds()
         arguments = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                      "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1",
                      "--hostname", "box", "--clearenv", "--seccomp", str(seccomp_fd)]
@@ -140,8 +113,8 @@ class BwrapBox(Box):
             arguments += ["--ro-bind", str(source), mnist[role]]
         arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
                       "--remount-ro", "/", "--chdir", "/"]
-        return [*arguments, "--", interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR,
-                *numpy_path]
+        return [*arguments, "--", layout.interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR,
+                BOX_SITE]
 
     def start(self, shape: BoxShape) -> RunningBox:
         cgroup, resources, fields = None, RLIMITS, {"mnist": shape.mnist_paths(BOX_MNIST_DIR)}

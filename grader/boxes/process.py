@@ -22,6 +22,7 @@ from grader.cgroups import Cgroup
 from grader.protocol import BoxRequest
 
 READ_CHUNK = 1 << 16
+RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE)"
 
 
 class ProcessBox(RunningBox):

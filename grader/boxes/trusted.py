@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from grader.boxes.base import BOOTSTRAP_SOURCE, Box, BoxExit, BoxShape, Isolation, RunningBox
-from grader.boxes.bwrap import RLIMITS, python_binds
-from grader.boxes.process import ProcessBox
+from grader.boxes.interpreter import python_layout
+from grader.boxes.process import RLIMITS, ProcessBox
 
 
 class TrustedProcess(ProcessBox):
@@ -41,11 +41,11 @@ class TrustedBox(Box):
             "user with the network, every file of this user and no namespaces"])
 
     def start(self, shape: BoxShape) -> RunningBox:
-        _, numpy_path, interpreter = python_binds()
+        layout = python_layout()
         directory = Path(tempfile.mkdtemp(prefix="nn-grader-trusted-"))
         fields = {"kill_all_between_runs": False,  # kill(-1) would hit the user's own processes
                   "mnist": shape.mnist_paths(None)}
         environment = {**shape.environment(), "HOME": str(directory), "TMPDIR": str(directory)}
-        command = [interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box"),
-                   *numpy_path]
+        command = [layout.interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, str(directory / "box"),
+                   layout.host_site]
         return TrustedProcess(shape, command, environment, directory, fields)
