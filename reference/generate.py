@@ -3,7 +3,14 @@
 Every section has a list of case builders; a builder draws inputs from a seeded
 generator and describes what to call. The expected outputs come from executing
 the reference solution through the same ``common.execute_case`` the students'
-runner and the grader use. Same seed, same bytes.
+runner and the grader use.
+
+Same seed, same inputs, byte for byte, on any CPU: inputs use only the
+generator's draws and correctly rounded arithmetic (no vectorised ``exp``,
+``log`` or ``pow``, whose last bits depend on the CPU's instruction set). The
+expected outputs do go through such functions; a regeneration that agrees with
+the committed cases within ``AGREEMENT_RTOL`` (far below the grading tolerance)
+leaves them untouched.
 
 Usage: ``python -m reference.generate [--out DIR] [--seed N]``.
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +32,8 @@ from reference.common import Case, Section
 REFERENCE_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = REFERENCE_DIR.parent / "test_cases"
 DEFAULT_SEED = 20261126
+AGREEMENT_RTOL = 1e-10  # grading compares with rtol=1e-5, atol=1e-6: a million times finer,
+AGREEMENT_ATOL = 1e-12  # and still wider than the last bits another CPU changes
 VISIBILITIES = ("public", "hidden")
 
 Builder = Callable[[np.random.Generator], tuple[Case, dict[str, np.ndarray]]]
@@ -106,7 +116,8 @@ def _tiny_wrong_class_probabilities(rng):
     """Wrong classes get 1e-30 .. 1e-200; the true class keeps the rest."""
     n, d = 6, 5
     y_gt = _one_hot(rng, n, d)
-    tiny = 10.0 ** -rng.uniform(30, 200, (n, d))
+    powers = np.array([float(f"1e-{k}") for k in rng.integers(30, 200, n * d)])  # exact parsing
+    tiny = rng.uniform(1.0, 10.0, n * d).reshape(n, d) * powers.reshape(n, d)
     y_pred = np.where(y_gt == 1, 0.0, tiny)
     y_pred += y_gt * (1.0 - y_pred.sum(axis=1, keepdims=True))
     return y_gt, y_pred
@@ -216,14 +227,11 @@ def _write_section(out: Path, section: Section, cases: list[tuple[Case, dict, di
         common.save_npz(expected_dir / f"{case.name}.npz", expected)
 
 
-def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[Path]:
-    """(Re)write ``out/public`` and ``out/hidden``; other files in ``out`` are kept."""
+def write_cases(out: Path, seed: int) -> None:
+    """Write ``out/public`` and ``out/hidden`` afresh."""
     solution, interface = common.import_solution(REFERENCE_DIR)
-    written = []
     for visibility in VISIBILITIES:
         target = Path(out) / visibility
-        if target.exists():
-            shutil.rmtree(target)
         for section in common.UNIT_SECTIONS:
             # one stream per (section, visibility), keyed by names: adding a case or a section
             # elsewhere changes nothing here
@@ -235,8 +243,51 @@ def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[Path]:
                 expected = common.execute_case(solution, interface, case, inputs)
                 cases.append((case, inputs, expected))
             _write_section(target, section, cases)
-        written.append(target)
-    return written
+
+
+def _files(root: Path) -> dict[str, Path]:
+    return {str(path.relative_to(root)): path for path in sorted(root.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts}
+
+
+def disagreements(committed: Path, fresh: Path) -> list[str]:
+    """How ``fresh`` cases differ from ``committed`` ones: any byte of an input or of
+    ``cases.json``, an expected output beyond ``AGREEMENT_RTOL`` (empty: they agree)."""
+    found = []
+    for visibility in VISIBILITIES:
+        old, new = _files(committed / visibility), _files(fresh / visibility)
+        found += [f"{visibility}/{name}: only in one of them" for name in sorted(set(old) ^ set(new))]
+        for name in sorted(set(old) & set(new)):
+            if "_gt/" not in name:
+                if old[name].read_bytes() != new[name].read_bytes():
+                    found.append(f"{visibility}/{name}: inputs differ")
+                continue
+            with np.load(old[name]) as before, np.load(new[name]) as after:
+                if sorted(before.files) != sorted(after.files) or not all(
+                        before[key].shape == after[key].shape and np.allclose(
+                            before[key], after[key], rtol=AGREEMENT_RTOL, atol=AGREEMENT_ATOL,
+                            equal_nan=True) for key in before.files):
+                    found.append(f"{visibility}/{name}: expected outputs differ")
+    return found
+
+
+def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[str]:
+    """Regenerate the cases into ``out``; returns what changed. Cases that agree with a
+    fresh generation (see ``disagreements``) are left as they are, to the byte."""
+    with tempfile.TemporaryDirectory(prefix="nn-cases-") as temporary:
+        write_cases(Path(temporary), seed)
+        if all((Path(out) / visibility).is_dir() for visibility in VISIBILITIES):
+            changed = disagreements(Path(out), Path(temporary))
+            if not changed:
+                return []
+        else:
+            changed = [f"{visibility}/: new" for visibility in VISIBILITIES]
+        for visibility in VISIBILITIES:
+            target = Path(out) / visibility
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(Path(temporary) / visibility, target)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,8 +295,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="test case directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args(argv)
-    for path in generate(args.out, args.seed):
-        print(f"wrote {path}")
+    changed = generate(args.out, args.seed)
+    print("\n".join(f"changed {what}" for what in changed) if changed else
+          f"{args.out}: up to date (a fresh generation agrees within rtol={AGREEMENT_RTOL:g})")
 
 
 if __name__ == "__main__":
