@@ -20,6 +20,7 @@ from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedI
 
 STDERR_TAIL_BYTES = 64 << 10
 FINISH_SECONDS = 10.0
+CPU_CHECK_SECONDS = 0.5
 
 
 @dataclass
@@ -29,7 +30,23 @@ class Deadlines:
     startup_seconds: float = 120.0      # start to hello: the interpreter and numpy, under load
     import_seconds: float = 10.0        # hello to imported: the submission's import
     run_margin_seconds: float = 10.0    # past a run's own timeout (the supervisor enforces that)
-    total_seconds: float | None = None  # start to done, whatever happens (MNIST: its limit)
+    total_seconds: float | None = None  # start to done, whatever happens (MNIST: its guard)
+    cpu_seconds: float | None = None    # CPU time of the whole box (MNIST: its budget)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Where a long run is, about every second (runs that ask for progress: MNIST)."""
+
+    section: str
+    seconds: float                 # wall clock since the box started
+    cpu_seconds: float | None      # CPU time of the whole box, when the kernel tells it
+    cpu_budget: float | None
+    wall_limit: float | None
+    last_line: str                 # the last line the submission printed
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
 
 
 @dataclass
@@ -49,6 +66,7 @@ class BoxFailure:
     phase: str       # "startup", "import", "run" or "end"
     message: str
     run: int | None = None
+    measure: str = "wall"  # for a timeout: "wall" clock or "cpu" time
 
 
 @dataclass
@@ -65,9 +83,9 @@ class BoxOutcome:
 
 class _Session:
     def __init__(self, request: BoxRequest, deadlines: Deadlines, running: RunningBox,
-                 on_progress: Callable[[RunSpec, Progress], None] | None,
-                 later_files: dict[str, dict[str, bytes]]):
+                 on_progress: ProgressCallback | None, later_files: dict[str, dict[str, bytes]]):
         self.deadlines, self.on_progress, self.later_files = deadlines, on_progress, later_files
+        self.last_line, self.next_tick = "", 0.0
         self.running, self.oom_kills = running, 0
         self.runs = [RunOutcome(spec) for spec in request.runs]
         self.reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES)
@@ -77,11 +95,25 @@ class _Session:
         self.hello = self.imported = self.failure = None
         self.payload_bytes = 0
         self.done = False
+        self.next_cpu_check = 0.0
         self.stderr = bytearray()
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: str, message: str, measure: str = "wall") -> None:
         if self.failure is None:
-            self.failure = BoxFailure(kind, self.phase, message, self.current)
+            self.failure = BoxFailure(kind, self.phase, message, self.current, measure)
+
+    def over_cpu_budget(self) -> bool:
+        """Whether the box has used its CPU budget (read from its cgroup, twice a second)."""
+        budget = self.deadlines.cpu_seconds
+        if budget is None or time.monotonic() < self.next_cpu_check:
+            return False
+        self.next_cpu_check = time.monotonic() + CPU_CHECK_SECONDS
+        used = self.running.cpu_seconds()
+        if used is None or used <= budget:
+            return False
+        self.fail("timeout", f"the box's CPU time budget of {budget:.0f} s was used "
+                             f"({used:.0f} CPU s)", measure="cpu")
+        return True
 
     def expect(self, phase: str, seconds: float) -> None:
         self.phase, self.deadline = phase, time.monotonic() + seconds
@@ -108,8 +140,7 @@ class _Session:
                                     "bytes")
             self.runs[frame.run].cases.setdefault(frame.name, (frame, payload))
         elif isinstance(frame, Progress) and self.current == frame.run:
-            if self.on_progress:
-                self.on_progress(self.runs[frame.run].spec, frame)
+            self.last_line = frame.last_line
         elif isinstance(frame, RunEnded) and self.current == frame.run:
             self.runs[frame.run].ended = frame
             self.runs[frame.run].oom_kills = self.count_oom_kills()
@@ -120,6 +151,19 @@ class _Session:
         else:
             raise ProtocolError(f"unexpected '{frame.kind}' frame while waiting for the "
                                 f"{self.phase}")
+
+    def tick(self) -> None:
+        """Tell ``on_progress`` where a run that asks for progress is, once a second."""
+        if self.on_progress is None or self.current is None or time.monotonic() < self.next_tick:
+            return
+        spec = self.runs[self.current].spec
+        if not spec.progress_seconds:
+            return
+        self.next_tick = time.monotonic() + 1.0
+        self.on_progress(ProgressEvent(
+            section=spec.section, seconds=round(time.monotonic() - self.started, 1),
+            cpu_seconds=self.running.cpu_seconds(), cpu_budget=self.deadlines.cpu_seconds,
+            wall_limit=self.deadlines.total_seconds, last_line=self.last_line))
 
     def count_oom_kills(self) -> int:
         """OOM kills since the last count: the run that just ended caused them."""
@@ -146,7 +190,7 @@ class _Session:
 
 def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
             files: dict[str, bytes], deadlines: Deadlines,
-            on_progress: Callable[[RunSpec, Progress], None] | None = None,
+            on_progress: ProgressCallback | None = None,
             later_files: dict[str, dict[str, bytes]] | None = None) -> BoxOutcome:
     """Put ``limits`` in force in a started box, send it ``request`` and ``files``, and follow
     it to its end; never raises for anything the box does. Deadlines count from the box's
@@ -161,7 +205,10 @@ def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
             if now >= session.limit():
                 session.fail("timeout", session.late())
                 break
-            for stream, chunk in running.read(min(session.limit() - now, 0.5)):
+            if session.over_cpu_budget():
+                break
+            session.tick()
+            for stream, chunk in running.read(min(session.limit() - now, 0.25)):
                 if stream != STDOUT:
                     session.stderr += chunk
                     del session.stderr[:-STDERR_TAIL_BYTES]

@@ -78,14 +78,17 @@ def grade(
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
                              mnist_fetch=not no_download, backend=backend.value, image=image,
                              sandbox=not no_sandbox)
+    from rich.console import Console
+
+    from grader.render_progress import ProgressDisplay
+
     code = 0
     try:
-        report = grade_submission(submission, options)
+        with ProgressDisplay(Console(stderr=True)) as progress:
+            report = grade_submission(submission, options, progress.show)
     except (SubmissionError, GradingError) as error:
         cause = "submission" if isinstance(error, SubmissionError) else "grader"
         report, code = failed_report(submission, str(error), cause), 2
-    from rich.console import Console
-
     from grader import render_gradescope, render_junit, render_terminal
 
     render_terminal.render(report, Console(), verbose, for_students)
@@ -128,6 +131,36 @@ def template(
 
     path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def calibrate(
+    cases: CasesOption = DEFAULT_CASES_DIR,
+    reference: Annotated[bool, typer.Option(
+        "--reference", help="record this machine as the course's grading machine in "
+                            "grading.toml (where the assignment's 10 minutes hold)")] = False,
+) -> None:
+    """Measure this machine with the calibration workload: the MNIST budget scales with it."""
+    from grader import calibration
+    from grader.config import CONFIG_FILE, ConfigError, load_config
+
+    try:
+        measured = calibration.measure()
+    except calibration.CalibrationError as error:
+        fail(str(error))
+    path = calibration.save(measured, calibration.calibration_file())
+    typer.echo(f"this machine ({measured.machine}): {measured.seconds:.3f} CPU s for the "
+               f"workload (repeats within {measured.spread:.1%}); kept in {path}")
+    if reference:
+        calibration.record_reference(measured, Path(cases) / CONFIG_FILE)
+        typer.echo(f"recorded as the reference machine in {Path(cases) / CONFIG_FILE}")
+    try:
+        settings = load_config(cases).calibration
+    except ConfigError as error:
+        fail(str(error))
+    factor, note = calibration.factor(settings.reference_seconds, settings.reference_machine)
+    typer.echo(f"{note}\nthe MNIST budget here: its limit x BLAS threads x {factor:.2f} CPU "
+               "seconds")
 
 
 @app.command()

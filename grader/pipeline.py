@@ -14,19 +14,18 @@ boots on one core while the grader loads on the other.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import __version__
-from grader.box_session import BoxOutcome, Deadlines, run_box
+from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.config import ConfigError, GradingConfig, load_config
 from grader.modification import check_modifications
 from grader.options import BACKENDS, REPO_DIR, GradingOptions
-from grader.protocol import SOLUTION_FILE, BoxRequest, Progress, RunSpec
+from grader.protocol import SOLUTION_FILE, BoxRequest
 from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
 from grader.submission import read_submission
 from grader.uid_slots import NoFreeSlot, grading_uid
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
 SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
-
-ProgressCallback = Callable[[RunSpec, Progress], None]
 
 
 class GradingError(Exception):
@@ -113,8 +110,10 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source:
                   key=lambda spec: spec.visibility != "public")
     request = BoxRequest(runs=runs, import_timeout_seconds=config.box.import_timeout_seconds)
     totals = [kind.total_seconds for kind in group if kind.total_seconds is not None]
+    budgets = [kind.cpu_budget for kind in group if kind.cpu_budget is not None]
     deadlines = Deadlines(import_seconds=config.box.import_timeout_seconds,
-                          total_seconds=max(totals) if totals else None)
+                          total_seconds=max(totals) if totals else None,
+                          cpu_seconds=max(budgets) if budgets else None)
     outcome = run_box(running, box_limits(group), request, files, deadlines, on_progress,
                       {"hidden": hidden})
     if outcome.hello is None:  # before the hello only the grader's own code runs

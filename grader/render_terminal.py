@@ -22,11 +22,9 @@ def _mnist_note(section: SectionResult) -> str | None:
     if info is None:
         return None
     accuracy = "n/a" if info.accuracy is None else f"{info.accuracy:.4f}"
-    seconds = "n/a" if info.box_seconds is None else f"{info.box_seconds:.1f} s"
     return (f"dataset {info.dataset} ({info.train_size} train / {info.test_size} test images, "
             f"from {info.dataset_source}); accuracy {accuracy} (must exceed "
-            f"{info.min_accuracy:.2f}); time {seconds} of {info.time_limit_seconds:g} s; "
-            f"BLAS threads {info.blas_threads}")
+            f"{info.min_accuracy:.2f}); {info.timing()}; {info.calibration}")
 
 
 def _section_notes(section: SectionResult, verbose: bool, for_students: bool) -> list[str]:

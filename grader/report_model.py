@@ -52,11 +52,31 @@ class MnistDetails(BaseModel):
     min_accuracy: float
     train_seconds: float | None = None
     seconds: float | None = Field(None, description="training plus prediction, wall clock")
-    box_seconds: float | None = Field(None, description="the whole box: start, import, training, "
-                                                        "prediction (what the limit applies to)")
-    cpu_seconds: float | None = Field(None, description="CPU time of every process of the box")
-    time_limit_seconds: float
+    box_seconds: float | None = Field(None, description="the whole box, wall clock: start, import, "
+                                                        "training, prediction")
+    cpu_seconds: float | None = Field(None, description="CPU time of every process of the box, "
+                                                        "import included: what the budget counts")
+    time_limit_seconds: float = Field(description="the assignment's limit, on the course's "
+                                                  "grading machine")
+    cpu_budget_seconds: float | None = Field(None, description="the limit x BLAS threads x the "
+                                                               "calibration factor")
+    wall_guard_seconds: float | None = Field(None, description="wall clock past which the box is "
+                                                               "stopped whatever its CPU time")
+    calibration_factor: float = 1.0
+    calibration: Text = ""
+    decided_by: Literal["cpu", "wall"] = Field("cpu", description="which time decided: the CPU "
+                                                                  "budget, or the wall-clock guard")
     blas_threads: int
+
+    def timing(self) -> str:
+        """The times that count, in words."""
+        cpu = "n/a" if self.cpu_seconds is None else f"{self.cpu_seconds:.1f}"
+        wall = "n/a" if self.box_seconds is None else f"{self.box_seconds:.1f}"
+        decider = "the CPU budget" if self.decided_by == "cpu" else "the wall-clock guard"
+        return (f"CPU {cpu} s of a {self.cpu_budget_seconds:g} s budget "
+                f"({self.time_limit_seconds:g} s x {self.blas_threads} BLAS threads x "
+                f"{self.calibration_factor:.2f}); wall {wall} s (guard "
+                f"{self.wall_guard_seconds:g} s); decided by {decider}")
 
 
 class SectionResult(BaseModel):

@@ -8,24 +8,28 @@ branches on a section's name or kind.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 
 from grader.box_session import BoxOutcome, RunOutcome
-from grader.config import GradingConfig, Limits, MnistLimits
+from grader.calibration import factor as calibration_factor
+from grader.config import GradingConfig, Limits, MnistLimits, UnitLimits
 from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
                           judge_unit_run, read_arrays, run_end_verdict)
 from grader.mnist import MnistInputs, prepare_mnist_inputs
 from grader.options import GradingOptions
 from grader.protocol import INPUTS_SUBDIR, MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
 from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict
+from grader.untrusted_text import as_displayed
 from reference import common
 from reference.common import Case, CaseFileError, Section
 
 VISIBILITIES = ("public", "hidden")
 PROGRESS_SECONDS = 2.0
+CHANCE_LEVEL = 0.2  # accuracy of a model that did not learn: about one digit in ten
 
 
 class CasesError(Exception):
@@ -49,7 +53,8 @@ class SectionKind(ABC):
     """One graded section of one grading."""
 
     box_key: str                    # sections with the same key share a box
-    total_seconds: float | None = None  # a limit on the whole box, import included
+    total_seconds: float | None = None  # a wall-clock limit on the whole box, import included
+    cpu_budget: float | None = None     # a CPU-time limit on the whole box, import included
 
     def __init__(self, section: Section, limits: Limits):
         self.section, self.limits = section, limits
@@ -72,13 +77,14 @@ class SectionKind(ABC):
     def blas_threads(self) -> int:
         return 1
 
-    def run_spec(self, visibility: str, kind: str, **extra) -> RunSpec:
+    def run_spec(self, visibility: str, kind: str, cpu_seconds: int, **extra) -> RunSpec:
         limits = self.limits
         return RunSpec(section=self.name, kind=kind, visibility=visibility,
-                       timeout_seconds=limits.timeout_seconds, cpu_seconds=limits.cpu_seconds,
-                       memory_mb=limits.memory_mb, max_processes=limits.max_processes,
+                       cpu_seconds=cpu_seconds, memory_mb=limits.memory_mb,
+                       max_processes=limits.max_processes,
                        max_file_size_mb=limits.max_file_size_mb,
-                       max_output_kb=limits.max_output_kb, **extra)
+                       max_output_kb=limits.max_output_kb,
+                       **{"timeout_seconds": limits.timeout_seconds, **extra})
 
     @abstractmethod
     def runs(self) -> list[RunSpec]:
@@ -105,7 +111,7 @@ class SectionKind(ABC):
             failure = (first.verdict, first.message, first.visibility) if first else None
         verdict, message, scope = failure or (Verdict.passed, "", None)
         passed = verdict == Verdict.passed
-        tails = {} if passed else {run.spec.visibility: run.ended.output_tail
+        tails = {} if passed else {run.spec.visibility: as_displayed(run.ended.output_tail)
                                    for run in runs if run.ended and run.ended.output_tail}
         return SectionResult(name=self.name, title=self.section.title,
                              points=self.section.points if passed else 0.0,
@@ -124,7 +130,9 @@ class UnitSection(SectionKind):
 
     box_key = UNIT
 
-    def __init__(self, section: Section, limits: Limits, cases_dir: Path):
+    limits: UnitLimits
+
+    def __init__(self, section: Section, limits: UnitLimits, cases_dir: Path):
         super().__init__(section, limits)
         self.cases_dir = Path(cases_dir)
         self.cases: dict[str, list[Case]] = {}
@@ -145,8 +153,9 @@ class UnitSection(SectionKind):
         return cls(section, config.unit, options.cases_dir)
 
     def runs(self) -> list[RunSpec]:
-        return [self.run_spec(visibility, UNIT, input_dir=common.input_dir(
-            Path(), self.section).name) for visibility in VISIBILITIES if self.cases[visibility]]
+        return [self.run_spec(visibility, UNIT, self.limits.cpu_seconds,
+                              input_dir=common.input_dir(Path(), self.section).name)
+                for visibility in VISIBILITIES if self.cases[visibility]]
 
     def files(self, visibility: str) -> dict[str, bytes]:
         source = common.input_dir(self.cases_dir / visibility, self.section)
@@ -181,21 +190,32 @@ class UnitSection(SectionKind):
 
 
 class MnistSection(SectionKind):
-    """Train on MNIST within the time limit; the host scores the predictions with the labels."""
+    """Train on MNIST within the time limit; the host scores the predictions with the labels.
+
+    The limit holds on the course's grading machine. Here it is a budget of CPU time for
+    the whole box, import included: the limit, times the BLAS threads the box is given,
+    times the calibration factor of this machine (``grader.calibration``). CPU time, not wall
+    time: a loaded machine stretches the wall clock, not the work. A wall-clock guard
+    (``wall_guard_factor`` times the calibrated limit) stops a box that sleeps."""
 
     box_key = MNIST
 
-    def __init__(self, section: Section, limits: MnistLimits, inputs: MnistInputs):
+    def __init__(self, section: Section, limits: MnistLimits, inputs: MnistInputs,
+                 factor: float = 1.0, calibration: str = ""):
         super().__init__(section, limits)
-        self.inputs = inputs
-        self.total_seconds = limits.timeout_seconds
+        self.inputs, self.factor, self.calibration = inputs, factor, calibration
+        self.cpu_budget = limits.timeout_seconds * inputs.blas_threads * factor
+        self.total_seconds = limits.timeout_seconds * limits.wall_guard_factor * factor
 
     @classmethod
     def create(cls, section: Section, config: GradingConfig, options: GradingOptions
                ) -> MnistSection:
-        inputs = prepare_mnist_inputs(options.mnist_dir, options.blas_threads,
-                                      options.mnist_cache_dir, options.mnist_fetch)
-        return cls(section, config.mnist, inputs)
+        threads = options.blas_threads or config.mnist.blas_threads
+        inputs = prepare_mnist_inputs(options.mnist_dir, threads, options.mnist_cache_dir,
+                                      options.mnist_fetch)
+        factor, calibration = calibration_factor(config.calibration.reference_seconds,
+                                                 config.calibration.reference_machine)
+        return cls(section, config.mnist, inputs, factor, calibration)
 
     @classmethod
     def skip_reason(cls, options: GradingOptions) -> str | None:
@@ -205,15 +225,28 @@ class MnistSection(SectionKind):
         return self.inputs.blas_threads
 
     def runs(self) -> list[RunSpec]:
-        return [self.run_spec("public", MNIST, progress_seconds=PROGRESS_SECONDS)]
+        return [self.run_spec("public", MNIST, math.ceil(self.cpu_budget),
+                              timeout_seconds=self.total_seconds,
+                              progress_seconds=PROGRESS_SECONDS)]
 
     def mnist_files(self) -> dict[str, Path]:
         return {"train": self.inputs.train_path, "test_images": self.inputs.test_images_path}
 
+    def details(self, outcome: BoxOutcome) -> MnistDetails:
+        inputs, failure = self.inputs, outcome.failure
+        return MnistDetails(
+            dataset=inputs.name, dataset_source=inputs.source, train_size=inputs.train_size,
+            test_size=inputs.test_size, min_accuracy=self.limits.min_accuracy,
+            time_limit_seconds=self.limits.timeout_seconds, blas_threads=inputs.blas_threads,
+            box_seconds=outcome.seconds, cpu_seconds=outcome.exit.cpu_seconds,
+            cpu_budget_seconds=round(self.cpu_budget, 1),
+            wall_guard_seconds=round(self.total_seconds, 1), calibration_factor=self.factor,
+            calibration=self.calibration,
+            decided_by=failure.measure if failure and failure.kind == "timeout" else "cpu")
+
     def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
         (run,) = runs
-        details = self.inputs.details(self.limits)
-        details.box_seconds, details.cpu_seconds = outcome.seconds, outcome.exit.cpu_seconds
+        details = self.details(outcome)
         frame, payload = run.cases.get("mnist", (None, b""))
         if frame is not None:
             details.seconds, details.train_seconds = frame.seconds, frame.train_seconds
@@ -224,8 +257,10 @@ class MnistSection(SectionKind):
             return self.result([case], outcome.seconds, runs, (*failure, "section"),
                                mnist=details)
         if frame is None and run.ended is not None:
-            failure = run_end_verdict(run.ended, self.limits.cpu_seconds, self.limits.memory_mb,
+            failure = run_end_verdict(run.ended, math.ceil(self.cpu_budget), self.limits.memory_mb,
                                       run.oom_kills, "while training")
+            if failure[0] == Verdict.cpu_limit:  # without a cgroup, RLIMIT_CPU holds the budget
+                failure, details.decided_by = (Verdict.timeout, failure[1]), "cpu"
         elif frame is None:
             failure = box_failure_verdict(outcome.failure, outcome, "while training")
         elif frame.status == "exception":
@@ -246,8 +281,12 @@ class MnistSection(SectionKind):
             return Verdict.unreadable, f"predictions unreadable: {error}"
         if details.accuracy > self.limits.min_accuracy:
             return None
-        return (Verdict.wrong_answer, f"final test accuracy {details.accuracy:.4f} is not above "
-                                      f"{self.limits.min_accuracy:.2f}")
+        message = (f"final test accuracy {details.accuracy:.4f} is not above "
+                   f"{self.limits.min_accuracy:.2f}")
+        if details.accuracy < CHANCE_LEVEL:
+            message += ("; that is chance level (one digit in ten): the model did not learn "
+                        "(check the gradients, the learning rate and that fit() is called)")
+        return Verdict.wrong_answer, message
 
 
 KINDS: dict[str, type[SectionKind]] = {UNIT: UnitSection, MNIST: MnistSection}

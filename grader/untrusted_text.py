@@ -20,6 +20,13 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def as_displayed(output: str) -> str:
+    """What a terminal would have left of ``output``: each line's text after its last carriage
+    return, so a progress bar that redraws itself keeps only its last state."""
+    lines = (line.rsplit("\r", 1)[-1] for line in output.replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line.strip())
+
+
 def shown(text: str) -> str:
     """``text`` with every character that could act on a terminal or a parser escaped."""
     return UNSAFE.sub(_escape, text)

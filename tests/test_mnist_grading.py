@@ -1,6 +1,10 @@
 """Section 2.4: training in the sandbox, accuracy judged by the parent, limits enforced."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from grader.options import GradingOptions
@@ -52,24 +56,39 @@ def test_constant_class_model_fails_with_its_accuracy_shown(tmp_path, cases, mni
     constant_model = Model(CategoricalCrossentropy(), SGD(lr=0.1))
     constant_model.add(AlwaysThree(input_shape=(784,)))
     constant_model.layers[0].output_shape = (10,)
-    print("Epoch 1/1: pretending to train")
+    for percent in range(0, 101, 10):
+        print(f"\\rtraining {percent:3d}%|{'#' * (percent // 10):<10}|", end="")
+    print("\\nEpoch 1/1: pretending to train")
     return constant_model
 """)
     section = grade_mnist(constant, cases, mnist_cache)
     assert section.status == Verdict.wrong_answer and section.points == 0.0
     assert section.mnist.accuracy < 0.2
     assert f"final test accuracy {section.mnist.accuracy:.4f} is not above 0.90" in section.message
-    assert "pretending to train" in section.output_tails["public"]
+    assert "chance level (one digit in ten): the model did not learn" in section.message
+    assert section.output_tails["public"] == ("training 100%|##########|\n"
+                                              "Epoch 1/1: pretending to train")
 
 
-def test_training_past_the_time_limit_is_a_timeout_with_the_elapsed_time(tmp_path, mnist_cache):
-    cases = cases_with_limits(tmp_path / "cases", "[mnist]\ntimeout_seconds = 2\n")
+def test_sleeping_stops_at_the_wall_clock_guard(tmp_path, mnist_cache):
+    cases = cases_with_limits(tmp_path / "cases", "[mnist]\ntimeout_seconds = 2\n"
+                                                  "wall_guard_factor = 2\n")
     sleeper = solution_with(tmp_path, TRAINING_REGION,
                             TRAINING_REGION + "    import time\n    time.sleep(60)\n")
     section = grade_mnist(sleeper, cases, mnist_cache)
     assert section.status == Verdict.timeout
-    assert section.message == ("the box's time limit of 2 s was reached (while training)")
-    assert 2 <= section.seconds < 10
+    assert section.message == "the box's time limit of 4 s was reached (while training)"
+    assert section.mnist.decided_by == "wall" and section.mnist.wall_guard_seconds == 4
+    assert 4 <= section.mnist.box_seconds < 10 and section.mnist.cpu_seconds < 2
+
+
+def test_computing_past_the_cpu_budget_is_a_timeout_decided_by_cpu_time(tmp_path, mnist_cache):
+    cases = cases_with_limits(tmp_path / "cases", "[mnist]\ntimeout_seconds = 2\n")
+    spinner = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + "    while True: pass\n")
+    section = grade_mnist(spinner, cases, mnist_cache, blas_threads=1)
+    assert section.status == Verdict.timeout and section.mnist.decided_by == "cpu"
+    assert section.mnist.cpu_budget_seconds == 2.0
+    assert "CPU time" in section.message and section.mnist.box_seconds < 6
 
 
 def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cache):
@@ -98,6 +117,26 @@ def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cac
     assert section.status == Verdict.exception
     assert "FileNotFoundError" in section.message and "test_labels.npy" in section.message
     assert section.mnist.accuracy is None
+
+
+@pytest.mark.slow
+@pytest.mark.npm
+def test_a_busy_machine_changes_neither_the_verdict_nor_the_deciding_time():
+    """Two busy processes per core beside the grading, as a whole class graded at once makes:
+    the CPU time the budget counts stays within 15% of an idle grading."""
+    idle = grade_submission(REFERENCE_SOLUTION, GradingOptions()).sections[-1]
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        loaded = grade_submission(REFERENCE_SOLUTION, GradingOptions()).sections[-1]
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert (loaded.status, loaded.points) == (idle.status, idle.points) == (Verdict.passed, 1.0)
+    assert idle.mnist.decided_by == loaded.mnist.decided_by == "cpu"
+    assert abs(loaded.mnist.cpu_seconds - idle.mnist.cpu_seconds) <= 0.15 * idle.mnist.cpu_seconds, \
+        (idle.mnist.timing(), loaded.mnist.timing())
 
 
 @pytest.mark.slow

@@ -138,6 +138,10 @@ class RunningBox(ABC):
         """Processes the kernel killed so far for the box's memory limit (0 when unknown)."""
         return 0
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every process of the box so far, when the kernel tells it (a cgroup)."""
+        return None
+
     @abstractmethod
     def finish(self, timeout: float) -> BoxExit:
         """Wait at most ``timeout`` for the end (killing after it), clean up, say how it ended."""

@@ -144,6 +144,9 @@ class DockerProcess(RunningBox):
         """From the container's cgroup, read on the host (where the host may read it)."""
         return self.cgroup.usage().oom_kills if self.cgroup is not None else 0
 
+    def cpu_seconds(self) -> float | None:
+        return self.cgroup.usage().cpu_seconds if self.cgroup is not None else None
+
     def finish(self, timeout: float) -> BoxExit:
         import requests
         from docker.errors import DockerException

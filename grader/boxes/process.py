@@ -99,6 +99,9 @@ class ProcessBox(RunningBox):
     def oom_kills(self) -> int:
         return self.cgroup.usage().oom_kills if self.cgroup is not None else 0
 
+    def cpu_seconds(self) -> float | None:
+        return self.cgroup.usage().cpu_seconds if self.cgroup is not None else None
+
     def finish(self, timeout: float) -> BoxExit:
         if not select.select([self.pidfd], [], [], max(0.0, timeout))[0]:
             self.kill()

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.config import MnistLimits
 from grader.mnist import cache, sources
-from grader.report_model import MnistDetails
 from reference.mnist_data import MnistData, MnistError
 
 
@@ -43,12 +41,6 @@ class MnistInputs:
     test_size: int
     blas_threads: int
 
-    def details(self, limits: MnistLimits) -> MnistDetails:
-        return MnistDetails(dataset=self.name, dataset_source=self.source,
-                            train_size=self.train_size, test_size=self.test_size,
-                            min_accuracy=limits.min_accuracy,
-                            time_limit_seconds=limits.timeout_seconds,
-                            blas_threads=self.blas_threads)
 
 
 def load_mnist(root: Path | None = None, mnist_dir: Path | None = None, fetch: bool = True,
