@@ -158,3 +158,18 @@ def test_reference_on_the_offline_subset_reaches_93_percent(tmp_path):
     assert section.mnist.dataset == sources.SUBSET_NAME
     assert (section.mnist.train_size, section.mnist.test_size) == (8000, 2000)
     assert section.mnist.accuracy > 0.93
+
+
+def test_the_command_is_never_silent_while_mnist_trains(tmp_path, mnist_cache):
+    cases = cases_with_limits(tmp_path / "cases", "[mnist]\ntimeout_seconds = 20\n")
+    slow = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + """\
+    import time
+    for epoch in range(3):
+        print(f"epoch {epoch}: still training")
+        time.sleep(1)
+""")
+    result = subprocess.run([sys.executable, "-m", "grader", "grade", str(slow), "--cases",
+                             str(cases), "--no-download"], capture_output=True, text=True,
+                            env={**os.environ, "GRADER_CACHE_DIR": str(mnist_cache)}, timeout=120)
+    progress = [line for line in result.stderr.splitlines() if line.startswith("mnist: ")]
+    assert progress and "CPU" in progress[0] and "of a 20 s budget" in progress[0], result.stderr
