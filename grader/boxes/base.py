@@ -148,9 +148,14 @@ class RunningBox(ABC):
 
 
 class Box(ABC):
-    """A kind of box, chosen by name."""
+    """A kind of box, chosen by name (``grader.boxes.BOXES``)."""
 
     name: str
+
+    @classmethod
+    def from_config(cls, options, config) -> Box:
+        """The box for a grading's options and configuration."""
+        return cls()
 
     @abstractmethod
     def isolation(self, uid: int | None) -> Isolation:

@@ -198,6 +198,10 @@ class DockerBox(Box):
         self.mnist_dir = labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
         remove_stale_containers(self.client)
 
+    @classmethod
+    def from_config(cls, options, config) -> DockerBox:
+        return cls(options.image or config.docker.image, config.docker)
+
     def needs_uid(self) -> bool:
         return True
 
