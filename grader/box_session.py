@@ -9,6 +9,7 @@ until the judge reads them without pickle.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ class RunOutcome:
 class BoxFailure:
     """The box did not get to the end on its own."""
 
-    kind: str        # "timeout", "ended" (it died) or "protocol"
+    kind: str        # "timeout", "ended" (it died), "protocol" or "stopped"
     phase: str       # "startup", "import", "run" or "end"
     message: str
     run: int | None = None
@@ -191,10 +192,12 @@ class _Session:
 def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
             files: dict[str, bytes], deadlines: Deadlines,
             on_progress: ProgressCallback | None = None,
-            later_files: dict[str, dict[str, bytes]] | None = None) -> BoxOutcome:
+            later_files: dict[str, dict[str, bytes]] | None = None,
+            stop: threading.Event | None = None) -> BoxOutcome:
     """Put ``limits`` in force in a started box, send it ``request`` and ``files``, and follow
     it to its end; never raises for anything the box does. Deadlines count from the box's
-    start. ``later_files`` (by visibility) go only when the box asks, after its public runs."""
+    start. ``later_files`` (by visibility) go only when the box asks, after its public runs.
+    ``stop``, once set, kills the box within a quarter of a second (failure kind "stopped")."""
     request = running.complete(request, limits)
     session = _Session(request, deadlines, running, on_progress, dict(later_files or {}))
     running.send(bundle(request, files))
@@ -206,6 +209,9 @@ def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
                 session.fail("timeout", session.late())
                 break
             if session.over_cpu_budget():
+                break
+            if stop is not None and stop.is_set():
+                session.fail("stopped", "grading was stopped from outside")
                 break
             session.tick()
             for stream, chunk in running.read(min(session.limit() - now, 0.25)):

@@ -106,6 +106,80 @@ def grade(
 
 
 @app.command()
+def batch(
+    submissions: Annotated[Path, typer.Argument(
+        help="the class's submissions: a folder or a zip (<student>.py files, a folder per "
+             "student, a Gradescope export, a Moodle download, GitHub Classroom clones)")],
+    out: Annotated[Path, typer.Option("--out", help="results folder: grades.sqlite, "
+                                                    "gradebook.csv/json, feedback/, report.html")],
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", help="gradings at once (default: the cores over the threads a grading "
+                             "needs)")] = None,
+    backend: Annotated[Backend, typer.Option(help="process (bubblewrap) or docker")] = Backend.process,
+    image: Annotated[Optional[str], typer.Option(help="grading image of the docker backend")] = None,
+    skip_mnist: Annotated[bool, typer.Option("--skip-mnist", help="do not train on MNIST")] = False,
+    regrade: Annotated[bool, typer.Option(
+        "--regrade", help="grade every submission again, even those with a result")] = False,
+    cluster: Annotated[Optional[str], typer.Option(
+        "--cluster", help="a Dask scheduler, tcp://HOST:PORT: grade on its workers")] = None,
+    cases: CasesOption = DEFAULT_CASES_DIR,
+    mnist_dir: MnistDirOption = None,
+    no_download: Annotated[bool, typer.Option(
+        "--no-download", help="MNIST only from --mnist-dir or the cache")] = False,
+) -> None:
+    """Grade a whole class into RESULTS; rerunning it grades only what has no result yet.
+
+    Ctrl-C stops the gradings in flight and keeps everything finished: the same command
+    resumes."""
+    from grader.batch.outputs import write_outputs
+    from grader.batch.run import BatchError, BatchRequest, run_batch
+
+    if image is not None and backend != Backend.docker:
+        fail("--image is only used with --backend docker")
+    if cluster is not None and jobs is not None:
+        fail("--jobs is for grading here; a cluster's workers set their own threads "
+             "(dask worker --nthreads)")
+    options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
+                             mnist_fetch=not no_download, backend=backend.value, image=image)
+    request = BatchRequest(submissions=submissions, out=out, options=options, jobs=jobs,
+                           regrade=regrade, cluster=cluster)
+    from rich.console import Console
+
+    from grader.render_batch import BatchDisplay, print_summary
+
+    console = Console(stderr=True)
+    try:
+        with BatchDisplay(console) as display:
+            summary = run_batch(request, display.show,
+                                lambda store: write_outputs(out, store, cases))
+    except BatchError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        fail("stopped (Ctrl-C); every finished grading is kept: run the same command to resume")
+    print_summary(summary, Console())
+    if summary.stopped:
+        raise typer.Exit(130)
+
+
+@app.command()
+def gradebook(
+    results: Annotated[Path, typer.Argument(help="a results folder of grader batch")],
+    cases: CasesOption = DEFAULT_CASES_DIR,
+) -> None:
+    """Write the gradebook, the feedback files and report.html again from RESULTS."""
+    from grader.batch.gradebook import GradebookError, open_results
+    from grader.batch.outputs import write_outputs
+
+    try:
+        with open_results(results) as store:
+            written = write_outputs(results, store, cases)
+    except GradebookError as error:
+        fail(str(error))
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="where to write public/ and hidden/")] = DEFAULT_CASES_DIR,
     seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,

@@ -81,6 +81,15 @@ class CalibrationSettings(Strict):
     reference_machine: str = Field("", description="which machine that was")
 
 
+class SimilaritySettings(Strict):
+    """Which pairs of submissions the class report shows as suspiciously alike."""
+
+    threshold: float = Field(0.8, gt=0, le=1, description="share of a submission's own code "
+                             "(normalised) found in the other's, from which a pair is shown")
+    min_overlap: int = Field(120, ge=1, description="characters of normalised code in common "
+                             "below which a pair is never shown (short correct solutions agree)")
+
+
 class GradingConfig(Strict):
     unit: UnitLimits = UnitLimits()
     mnist: MnistLimits = MnistLimits()
@@ -88,6 +97,7 @@ class GradingConfig(Strict):
     calibration: CalibrationSettings = CalibrationSettings()
     policy: Policy = Policy()
     docker: DockerSettings = DockerSettings()
+    similarity: SimilaritySettings = SimilaritySettings()
 
 
 def load_config(cases_dir: Path) -> GradingConfig:

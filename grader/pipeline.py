@@ -22,6 +22,7 @@ from grader import __version__
 from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
+from grader.machine_share import SharedMachine
 from grader.config import ConfigError, GradingConfig, load_config
 from grader.modification import check_modifications
 from grader.options import BACKENDS, REPO_DIR, GradingOptions
@@ -96,8 +97,8 @@ def box_limits(group: list[SectionKind]) -> BoxLimits:
 
 
 def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source: bytes,
-                config: GradingConfig, on_progress: ProgressCallback | None
-                ) -> tuple[list[SectionResult], BoxOutcome]:
+                config: GradingConfig, on_progress: ProgressCallback | None,
+                machine: SharedMachine | None = None) -> tuple[list[SectionResult], BoxOutcome]:
     """Run ``group`` in its started box, then let each section judge its own runs.
 
     Every public run comes first; the hidden inputs are sent afterwards (see
@@ -115,7 +116,9 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source:
                           total_seconds=max(totals) if totals else None,
                           cpu_seconds=max(budgets) if budgets else None)
     outcome = run_box(running, box_limits(group), request, files, deadlines, on_progress,
-                      {"hidden": hidden})
+                      {"hidden": hidden}, machine.stop if machine else None)
+    if machine is not None:
+        machine.check()  # a box killed by the stop signal has no verdict
     if outcome.hello is None:  # before the hello only the grader's own code runs
         raise GradingError(f"the {box.name} box did not start ({outcome.failure.message}; exit "
                            f"code {outcome.exit.returncode}):\n{outcome.stderr_tail[-2000:]}")
@@ -134,9 +137,12 @@ def sandbox_info(options: GradingOptions, box: Box, uid: int | None,
 
 
 def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfig,
-                options: GradingOptions, on_progress: ProgressCallback | None
+                options: GradingOptions, on_progress: ProgressCallback | None,
+                machine: SharedMachine | None = None
                 ) -> tuple[dict[str, SectionResult], list[BoxOutcome]]:
-    """Every section: a box per group (the spare one when its shape fits), then judged."""
+    """Every section: a box per group (the spare one when its shape fits), then judged. With
+    a ``machine`` shared by other gradings, a box runs only while it holds as many cores as
+    it has threads."""
     uid, outcomes = spare.shape.uid, []
     try:
         kinds, results = build_sections(config, options)
@@ -145,10 +151,12 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
             groups.setdefault(kind.box_key, []).append(kind)
         for group in groups.values():
             shape = box_shape(group, config, uid)
-            running, spare = (spare, None) if spare and spare.shape == shape else \
-                (box.start(shape), spare)
-            group_results, outcome = grade_group(running, box, group, source, config,
-                                                 on_progress)
+            with machine.cpu.hold(shape.blas_threads, machine.stop) if machine \
+                    else nullcontext():
+                running, spare = (spare, None) if spare and spare.shape == shape else \
+                    (box.start(shape), spare)
+                group_results, outcome = grade_group(running, box, group, source, config,
+                                                     on_progress, machine)
             outcomes.append(outcome)
             results.update((result.name, result) for result in group_results)
     finally:
@@ -159,10 +167,12 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
 
 
 def grade_submission(submission: Path, options: GradingOptions = GradingOptions(),
-                     on_progress: ProgressCallback | None = None) -> GradingReport:
+                     on_progress: ProgressCallback | None = None,
+                     machine: SharedMachine | None = None) -> GradingReport:
     """Grade ``submission`` (``solution.py``, a notebook or a zip) on every section. Raises
     ``SubmissionError`` when what was sent cannot be graded and ``GradingError`` when the
-    grader cannot grade; never for anything the submission's code does."""
+    grader cannot grade; never for anything the submission's code does. ``machine``: shared
+    with the other gradings of a batch (``GradingStopped`` once its stop signal is set)."""
     started = time.perf_counter()
     if options.backend not in BACKENDS:
         raise GradingError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
@@ -182,7 +192,8 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     try:
         with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
             spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid))
-            results, outcomes = grade_boxes(box, spare, source, config, options, on_progress)
+            results, outcomes = grade_boxes(box, spare, source, config, options, on_progress,
+                                            machine)
     except (NoFreeSlot, BoxUnavailable) as error:
         raise GradingError(str(error)) from None
     from reference import common
