@@ -22,8 +22,8 @@ from grader import __version__
 from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
-from grader.machine_share import SharedMachine
 from grader.config import ConfigError, GradingConfig, load_config
+from grader.machine_share import SharedMachine
 from grader.modification import check_modifications
 from grader.options import BACKENDS, REPO_DIR, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest

@@ -145,3 +145,26 @@ def test_the_template_fails_every_section_in_docker_too():
     assert report.total == 0.0
     assert {section.status for section in report.sections} == {Verdict.wrong_answer,
                                                                Verdict.exception}
+
+
+def test_a_batch_grades_in_containers_with_the_points_of_bubblewrap(tmp_path):
+    from tests.support.classroom import write_class
+
+    from tests.grading_fixtures import cases_with_limits
+
+    sources = write_class(tmp_path / "class", 6)
+    cases = cases_with_limits(tmp_path / "cases", "[unit]\ntimeout_seconds = 3\n\n[box]\n"
+                              "import_timeout_seconds = 3\n")
+    outs = {backend: tmp_path / backend for backend in ("process", "docker")}
+    for backend, out in outs.items():
+        done = subprocess.run([sys.executable, "-m", "grader", "batch", str(tmp_path / "class"),
+                               "--out", str(out), "--skip-mnist", "--jobs", "2",
+                               "--backend", backend, "--cases", str(cases)],
+                              capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+    books = {backend: json.loads((out / "gradebook.json").read_text())
+             for backend, out in outs.items()}
+    assert [row["student"] for row in books["docker"]] == sorted(sources)
+    assert [(row["student"], row["total"]) for row in books["docker"]] == \
+        [(row["student"], row["total"]) for row in books["process"]]

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from grader import render_markdown
 from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
-from grader.report_model import GradingReport, Verdict
+from grader.report_model import GradingReport
 from reference import common
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"

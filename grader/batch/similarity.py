@@ -37,8 +37,13 @@ class SimilarPair:
     similarity: float            # the larger of the two overlaps (0..1)
     similarities: tuple[float, float]
     overlap: int                 # normalised characters in common
-    first_code: list[Segment]
-    second_code: list[Segment]
+    prints: tuple[CodeFingerprint, CodeFingerprint]
+
+    def segments(self) -> tuple[list[Segment], list[Segment]]:
+        """Both own codes cut into matched and unmatched pieces (the side-by-side view)."""
+        _, _, slices = compare_files(*self.prints)
+        return (_segments(self.prints[0].raw_code, slices[0]),
+                _segments(self.prints[1].raw_code, slices[1]))
 
 
 def own_code(source: str) -> str:
@@ -71,21 +76,45 @@ def _segments(code: str, slices: np.ndarray) -> list[Segment]:
     return pieces
 
 
+def _screened(first: frozenset[int], second: frozenset[int], threshold: float) -> bool:
+    """A fast screen before copydetect's comparison: enough fingerprints in common (half
+    the threshold's share, so no pair over the threshold is screened out in practice)."""
+    shared = len(first & second)
+    return shared > 0 and shared >= threshold / 2 * min(len(first), len(second))
+
+
 def similar_pairs(sources: dict[str, str], template: str, threshold: float,
                   min_overlap: int) -> list[SimilarPair]:
-    """Every pair of ``sources`` (student -> file text) over the threshold, most alike first."""
+    """Every pair of ``sources`` (student -> file text) over the threshold, most alike first.
+
+    Students whose normalised own code is the same are compared once, as a group."""
     boilerplate = np.array(sorted(_fingerprint(template, np.array([], dtype=np.int64)).hashes),
                            dtype=np.int64)
     codes = {student: own_code(source) for student, source in sources.items()}
     prints = {student: _fingerprint(code, boilerplate) for student, code in codes.items()
               if code.strip()}
+    groups: dict[str, list[str]] = {}
+    for student in sorted(prints):
+        groups.setdefault(prints[student].filtered_code, []).append(student)
+    leaders = [members[0] for members in groups.values()]
+    hashes = {student: frozenset(prints[student].hashes) for student in leaders}
     pairs = []
-    for first, second in itertools.combinations(sorted(prints), 2):
-        overlap, similarities, slices = compare_files(prints[first], prints[second])
+    compared = [(leader, leader) for leader in leaders] + [
+        (first, second) for first, second in itertools.combinations(leaders, 2)
+        if _screened(hashes[first], hashes[second], threshold)]
+    for first_leader, second_leader in compared:
+        overlap, similarities, _ = compare_files(prints[first_leader], prints[second_leader])
         similarity = float(max(similarities))
-        if overlap >= min_overlap and similarity >= threshold:
-            pairs.append(SimilarPair(first, second, similarity,
-                                     (float(similarities[0]), float(similarities[1])),
-                                     int(overlap), _segments(codes[first], slices[0]),
-                                     _segments(codes[second], slices[1])))
+        if overlap < min_overlap or similarity < threshold:
+            continue
+        first_group = groups[prints[first_leader].filtered_code]
+        second_group = groups[prints[second_leader].filtered_code]
+        members = itertools.combinations(first_group, 2) if first_leader == second_leader \
+            else itertools.product(first_group, second_group)
+        for first, second in members:
+            shares = (float(similarities[0]), float(similarities[1]))
+            if first > second:
+                first, second, shares = second, first, shares[::-1]
+            pairs.append(SimilarPair(first, second, similarity, shares, int(overlap),
+                                     (prints[first], prints[second])))
     return sorted(pairs, key=lambda pair: (-pair.similarity, pair.first, pair.second))
