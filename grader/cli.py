@@ -180,6 +180,45 @@ def gradebook(
 
 
 @app.command()
+def audit(
+    cases: CasesOption = DEFAULT_CASES_DIR,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="write the audit as JSON")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="gradings at once")] = None,
+    section: Annotated[Optional[list[str]], typer.Option(
+        "--section", help="audit these unit sections only (repeatable)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list the equivalent mutants")] = False,
+) -> None:
+    """How strong are the test cases? Mutants of the reference must fail them, correct
+    solutions written other accepted ways must pass them.
+
+    Exit code 1 when an accepted variant fails (a false fail) or a section's mutation
+    score is below [audit] min_score of grading.toml."""
+    from rich.console import Console
+
+    from grader import render_audit
+    from grader.audit.run import AuditError, run_audit
+
+    if jobs is not None and jobs < 1:
+        fail("--jobs must be at least 1")
+    console = Console(stderr=True)
+    try:
+        with console.status("grading mutants and variants") as status:
+            report = run_audit(cases, jobs, set(section) if section else None,
+                               lambda done, total: status.update(
+                                   f"grading mutants and variants: {done}/{total}"))
+    except AuditError as error:
+        fail(str(error))
+    render_audit.render(report, Console(), verbose)
+    if json_path is not None:
+        try:
+            json_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        except OSError as error:
+            fail(f"cannot write {json_path}: {error}")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="where to write public/ and hidden/")] = DEFAULT_CASES_DIR,
     seed: Annotated[Optional[int], typer.Option(help="random seed")] = None,

@@ -90,6 +90,13 @@ class SimilaritySettings(Strict):
                              "below which a pair is never shown (short correct solutions agree)")
 
 
+class AuditSettings(Strict):
+    """``grader audit``: how strong the test cases must be before they are released."""
+
+    min_score: float = Field(0.9, ge=0, le=1, description="least mutation score of every "
+                             "section (killed mutants over killed and surviving ones)")
+
+
 class GradingConfig(Strict):
     unit: UnitLimits = UnitLimits()
     mnist: MnistLimits = MnistLimits()
@@ -98,6 +105,7 @@ class GradingConfig(Strict):
     policy: Policy = Policy()
     docker: DockerSettings = DockerSettings()
     similarity: SimilaritySettings = SimilaritySettings()
+    audit: AuditSettings = AuditSettings()
 
 
 def load_config(cases_dir: Path) -> GradingConfig:

@@ -84,6 +84,15 @@ def _peaked_logits(rng):
     return x
 
 
+def _wide_spread_rows(rng):
+    """Rows whose logits span more than 709 (exp's range): only the row's maximum, not its
+    minimum or a constant, keeps every exp finite."""
+    x = rng.normal(0.0, 3.0, (4, 6))
+    x[:, 0] += 900.0
+    x[:, 1] -= 900.0
+    return x
+
+
 def dense_case(name, description, n, d, c) -> Builder:
     def build(rng):
         return _layer_case(
@@ -133,6 +142,18 @@ def _confident_probabilities(rng):
     return y_gt, y_pred
 
 
+def _confidently_wrong_probabilities(rng):
+    """True classes given 1e-6 .. 1e-4: the loss is large; an epsilon of 1e-7 (the course's
+    clipping) leaves it alone, one of 1e-3 changes it."""
+    n, d = 5, 4
+    y_gt = _one_hot(rng, n, d)
+    true_class = np.array([float(f"1e-{k}") for k in rng.integers(4, 7, n)])  # exact parsing
+    rest = _probabilities(rng, n, d, 0.05)
+    rest = np.where(y_gt == 1, 0.0, rest)
+    rest *= (1.0 - true_class[:, None]) / rest.sum(axis=1, keepdims=True)
+    return y_gt, rest + y_gt * true_class[:, None]
+
+
 def optimizer_case(name, section, description, optimizer, kwargs, shapes, steps) -> Builder:
     def build(rng):
         inputs = {}
@@ -165,7 +186,10 @@ CASES: dict[str, dict[str, list[Builder]]] = {
                                 "subtract the per-row maximum)", 5, 8, _far_apart_logits),
                    softmax_case("softmax_peaked", "one logit per row larger by 600 "
                                 "(probabilities down to 1e-260)", 6, 10, _peaked_logits),
-                   softmax_case("softmax_wide", "logits (16, 50)", 16, 50)],
+                   softmax_case("softmax_wide", "logits (16, 50)", 16, 50),
+                   softmax_case("softmax_wide_spread_rows", "logits spanning 1800 within each "
+                                "row (stability: the row's maximum, not its minimum)", 4, 6,
+                                _wide_spread_rows)],
     },
     "dense": {
         "public": [dense_case("dense_small", "inputs (4, 5), 3 units", 4, 5, 3),
@@ -186,7 +210,11 @@ CASES: dict[str, dict[str, list[Builder]]] = {
                                      "true-class probabilities within 1e-9 of one",
                                      0, 0, _confident_probabilities),
                    crossentropy_case("crossentropy_mnist_sized", "one-hot labels (32, 10)",
-                                     32, 10)],
+                                     32, 10),
+                   crossentropy_case("crossentropy_confidently_wrong",
+                                     "true classes given probabilities 1e-6 .. 1e-4 (an "
+                                     "epsilon of 1e-7 is fine, 1e-3 is not)", 0, 0,
+                                     _confidently_wrong_probabilities)],
     },
     "sgd": {
         "public": [optimizer_case("sgd_one_parameter", "sgd", "lr=0.1, one (3, 4) parameter, "
@@ -215,7 +243,7 @@ CASES: dict[str, dict[str, list[Builder]]] = {
 }
 
 
-def _write_section(out: Path, section: Section, cases: list[tuple[Case, dict, dict]]) -> None:
+def write_section(out: Path, section: Section, cases: list[tuple[Case, dict, dict]]) -> None:
     inputs_dir, expected_dir = common.input_dir(out, section), common.expected_dir(out, section)
     inputs_dir.mkdir(parents=True)
     expected_dir.mkdir(parents=True)
@@ -242,7 +270,7 @@ def write_cases(out: Path, seed: int) -> None:
                 case, inputs = build(rng)
                 expected = common.execute_case(solution, interface, case, inputs)
                 cases.append((case, inputs, expected))
-            _write_section(target, section, cases)
+            write_section(target, section, cases)
 
 
 def _files(root: Path) -> dict[str, Path]:

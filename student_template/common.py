@@ -189,7 +189,8 @@ def _run_optimizer(solution, interface, case: Case, inputs: dict) -> dict:
             if not isinstance(new_value, np.ndarray):
                 return {f"parameter_{i}_trajectory": new_value}
             parameters[i] = np.array(new_value, copy=True)
-            trajectories[i].append(parameters[i])
+            trajectories[i].append(parameters[i].copy())  # an in-place update must not
+            # change the steps already recorded (Model writes parameter[...] = new value)
     return {f"parameter_{i}_trajectory": np.stack(trajectories[i]) for i in range(count)}
 
 

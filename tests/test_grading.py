@@ -80,7 +80,9 @@ def test_gradescope_and_junit_reports_hide_hidden_case_details(tmp_path):
     assert results["score"] == 3.5
     assert sum(test["max_score"] for test in results["tests"]) == 5.0
     hidden = [t for t in results["tests"] if ": hidden case " in t["name"]]
-    assert len(hidden) == 17 and all(t["output"] in {v.value for v in Verdict} for t in hidden)
+    hidden_cases = sum(len(common.load_cases(DEFAULT_CASES_DIR / "hidden", section))
+                       for section in common.UNIT_SECTIONS)
+    assert len(hidden) == hidden_cases == 19 and all(t["output"] in {v.value for v in Verdict} for t in hidden)
     relu_public = next(t for t in results["tests"] if t["name"].endswith("relu_2d"))
     assert "expected" in relu_public["output"] and relu_public["status"] == "failed"
     hidden_names = [case.name for visibility in ["hidden"] for section in common.UNIT_SECTIONS
