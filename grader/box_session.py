@@ -16,19 +16,8 @@ from dataclasses import dataclass, field
 
 from grader import protocol
 from grader.boxes.base import STDOUT, BoxExit, BoxLimits, RunningBox, bundle
-from grader.protocol import (
-    BoxRequest,
-    CaseFrame,
-    Done,
-    Hello,
-    Imported,
-    NeedInputs,
-    Progress,
-    ProtocolError,
-    RunEnded,
-    RunSpec,
-    RunStarted,
-)
+from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedInputs, Progress,
+                             ProtocolError, RunEnded, RunSpec, RunStarted)
 
 STDERR_TAIL_BYTES = 64 << 10
 FINISH_SECONDS = 10.0

@@ -202,10 +202,11 @@ class Cgroup:
 
     def usage(self) -> CgroupUsage:
         if self.version == 1:
-            memory = self.directories["memory"]
-            nanoseconds = _read_int(self.directories["cpuacct"] / "cpuacct.usage")
-            peak = _read_int(memory / "memory.max_usage_in_bytes")
-            oom = _keyed(memory / "memory.oom_control").get("oom_kill", 0)  # kernel 4.13+
+            # a group half made (creation failed midway) lacks some controllers
+            memory, cpuacct = self.directories.get("memory"), self.directories.get("cpuacct")
+            nanoseconds = _read_int(cpuacct / "cpuacct.usage") if cpuacct else None
+            peak = _read_int(memory / "memory.max_usage_in_bytes") if memory else None
+            oom = _keyed(memory / "memory.oom_control").get("oom_kill", 0) if memory else 0
             cpu = None if nanoseconds is None else nanoseconds / 1e9
         else:
             directory = self.directories[""]

@@ -218,6 +218,49 @@ def audit(
         raise typer.Exit(1)
 
 
+export_app = typer.Typer(no_args_is_help=True, help="Package the grader for a platform.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("gradescope")
+def export_gradescope(
+    out: Annotated[Path, typer.Option("--out", help="the autograder zip to write")] = Path(
+        "autograder.zip"),
+    wheels: Annotated[bool, typer.Option(
+        "--wheels", help="carry every wheel in the zip: setup.sh installs offline")] = False,
+    python_version: Annotated[Optional[str], typer.Option(
+        "--python-version", help="the autograder's Python for --wheels (default: this one's; "
+                                 "3.12 for Gradescope's Ubuntu 24.04 image)")] = None,
+    mnist_dir: MnistDirOption = None,
+    no_download: Annotated[bool, typer.Option(
+        "--no-download", help="MNIST only from --mnist-dir or the cache")] = False,
+) -> None:
+    """Build a complete Gradescope autograder: setup.sh, run_autograder, the grader, the
+    test cases and MNIST (never the reference solution). Upload the zip as the assignment's
+    autograder."""
+    from grader import export_gradescope as exporter
+
+    try:
+        exported = exporter.build(out, mnist_dir, wheels, python_version, not no_download)
+    except exporter.ExportError as error:
+        fail(str(error))
+    typer.echo(f"wrote {exported.path}: {exported.bytes / 1e6:.1f} MB, {exported.files} files"
+               + (f", {exported.wheels} wheels" if exported.wheels else ""))
+
+
+@app.command("gradescope-run", hidden=True)
+def gradescope_run(
+    submission_dir: Annotated[Path, typer.Argument(help="/autograder/submission")],
+    results: Annotated[Path, typer.Option("--results", help="results.json to write")],
+    cases: CasesOption = DEFAULT_CASES_DIR,
+) -> None:
+    """What an exported autograder's run_autograder runs (always writes results.json)."""
+    from grader import gradescope_run as runner
+
+    options = GradingOptions(cases_dir=cases, mnist_fetch=False)
+    raise typer.Exit(runner.run(submission_dir, results, options))
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="where to write public/ and hidden/")] = DEFAULT_CASES_DIR,

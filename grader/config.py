@@ -61,6 +61,10 @@ class BoxSettings(Strict):
                                                       "the same time use, one each (root hosts)")
     uids: int = Field(64, ge=1, le=4096, description="how many such uids: at most this many "
                                                       "gradings run at once, others wait")
+    in_container_fallback: bool = Field(
+        True, description="when bubblewrap cannot make namespaces (a container refusing them, "
+        "as on Gradescope) and the grader is root, use the in-container box: own uid, rlimits, "
+        "seccomp, no network; false: refuse to grade instead")
 
 
 class DockerSettings(Strict):

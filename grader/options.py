@@ -20,3 +20,4 @@ class GradingOptions:
     backend: str = "process"  # process: a bubblewrap box per submission; docker: a container
     image: str | None = None  # docker backend: None means grading.toml's [docker] image
     sandbox: bool = True  # False: no box at all (--no-sandbox), for trusted code only
+    box: str | None = None  # a kind of grader.boxes.BOXES by name (None: chosen from the above)

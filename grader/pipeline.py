@@ -28,6 +28,7 @@ from grader.modification import check_modifications
 from grader.options import BACKENDS, REPO_DIR, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest
 from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
+from grader.student_template import given_code
 from grader.submission import read_submission
 from grader.uid_slots import NoFreeSlot, grading_uid
 
@@ -199,8 +200,7 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     from reference import common
 
     sections = [results[section.name] for section in common.SECTIONS]
-    changes = check_modifications(source.decode("utf-8", errors="replace"),
-                                  REFERENCE_SOLUTION.read_text(encoding="utf-8"))
+    changes = check_modifications(source.decode("utf-8", errors="replace"), given_code())
     warnings = sent.warnings + changes
     if changes and config.policy.fail_on_modified_code:
         for section in sections:

@@ -1,6 +1,9 @@
 """Gradescope's ``results.json``: a scored entry per section, an unscored entry per case.
 
-Built from the student view: hidden cases show only their verdict.
+Built from the student view: hidden cases show only their verdict. The MNIST accuracy
+goes to the leaderboard; every test carries its time in ``extra_data.execution_time``
+(Gradescope's test fields have no time of their own), the whole grading in
+``execution_time``.
 """
 from __future__ import annotations
 
@@ -23,14 +26,22 @@ def render(report: GradingReport) -> str:
             output += "\n\nlast output of the submission:\n" + printed.strip()[-4000:]
         tests.append({"name": section.title, "score": section.points,
                       "max_score": section.max_points, "status": _status(section.status),
-                      "output": output, "visibility": "visible"})
+                      "output": output, "visibility": "visible",
+                      "extra_data": {"execution_time": round(section.seconds, 3)}})
         for case in student_view.cases(section):
             tests.append({"name": f"{section.title}: {case.label}", "score": 0.0,
                           "max_score": 0.0, "status": _status(case.verdict),
                           "output": case.message or case.verdict.value,
-                          "visibility": "visible"})
+                          "visibility": "visible",
+                          "extra_data": {"execution_time": round(case.seconds, 3)}})
     error = student_view.error_message(report)
     summary = [f"Not graded: {error}"] if error else []
-    results = {"score": report.total, "output": "\n".join(summary + report.warnings),
+    results = {"score": report.total, "execution_time": max(1, round(report.seconds)),
+               "output": "\n".join(summary + report.warnings),
                "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    accuracy = next((section.mnist.accuracy for section in report.sections
+                     if section.mnist is not None and section.mnist.accuracy is not None), None)
+    if accuracy is not None:
+        results["leaderboard"] = [{"name": "MNIST accuracy", "value": round(accuracy, 4),
+                                   "order": "desc"}]
     return json.dumps(results, indent=2)

@@ -42,13 +42,20 @@ class SeccompUnavailable(Exception):
     """libseccomp cannot be used here (the reason is the message)."""
 
 
+AF_UNIX = 1
+
+
 @functools.cache
-def bpf_program() -> bytes:
-    """The compiled filter, for ``bwrap --seccomp FD``."""
+def bpf_program(sockets_local_only: bool = False) -> bytes:
+    """The compiled filter, for ``bwrap --seccomp FD``; with ``sockets_local_only`` also
+    every socket but a Unix one refused (the network of a box with no network namespace)."""
     try:
         import pyseccomp as seccomp
 
         rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        if sockets_local_only:
+            rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket",
+                           seccomp.Arg(0, seccomp.NE, AF_UNIX))
         for name in DENIED:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
         for flag in NAMESPACE_FLAGS.values():

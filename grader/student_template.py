@@ -92,6 +92,15 @@ def stub_solution(source: str) -> str:
     return "".join(out)
 
 
+def given_code() -> str:
+    """The ``solution.py`` students were given: the kit's, or the reference's with its regions
+    emptied (an exported autograder ships the kit's and never the reference solution)."""
+    kit = DEFAULT_TEMPLATE_DIR / "solution.py"
+    if kit.is_file():
+        return kit.read_text(encoding="utf-8")
+    return stub_solution((REFERENCE_DIR / "solution.py").read_text(encoding="utf-8"))
+
+
 def _copy_file(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())

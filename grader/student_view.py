@@ -19,6 +19,7 @@ class StudentCase:
     hidden: bool
     verdict: Verdict
     message: str      # empty for hidden cases
+    seconds: float    # how long it took (no data of the case)
 
 
 GRADER_PROBLEM = ("the grader could not grade this submission because of a problem on its "
@@ -49,7 +50,9 @@ def cases(section: SectionResult) -> list[StudentCase]:
     for case in section.cases:
         if case.visibility == "hidden":
             hidden += 1
-            shown.append(StudentCase(f"hidden case {hidden}", True, case.verdict, ""))
+            shown.append(StudentCase(f"hidden case {hidden}", True, case.verdict, "",
+                                     case.seconds or 0.0))
         else:
-            shown.append(StudentCase(case.name, False, case.verdict, case.message))
+            shown.append(StudentCase(case.name, False, case.verdict, case.message,
+                                     case.seconds or 0.0))
     return shown

@@ -86,3 +86,13 @@ def test_groups_left_by_a_dead_grader_are_removed(monkeypatch, tmp_path):
     Cgroup.create()
     names = {path.name for path in (root / "nn-grader").iterdir()}
     assert "box-999999999-0-1" not in names and f"box-{os.getpid()}-0-2" in names
+
+
+def test_a_group_half_made_is_removed_without_error(tmp_path):
+    """Creation can fail after some controllers (a read-only hierarchy in a container)."""
+    from grader.cgroups import Cgroup
+
+    half = tmp_path / "memory-only"
+    half.mkdir()
+    usage = Cgroup(1, {"memory": half}).remove()
+    assert usage.cpu_seconds is None and not half.exists()

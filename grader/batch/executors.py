@@ -14,13 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from grader.batch.grading import (
-    Job,
-    grade_file,
-    grade_remote,
-    options_for_remote,
-    worker_identity,
-)
+from grader.batch.grading import (Job, grade_file, grade_remote, options_for_remote,
+                                  worker_identity)
 from grader.batch.identity import cases_digest, grader_version
 from grader.batch.store import now
 from grader.machine_share import GradingStopped, SharedMachine

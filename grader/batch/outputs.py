@@ -9,8 +9,7 @@ from grader.batch.report_html import write_report
 from grader.batch.similarity import similar_pairs
 from grader.batch.store import ResultStore
 from grader.config import load_config
-from grader.pipeline import REFERENCE_SOLUTION
-from grader.student_template import stub_solution
+from grader.student_template import given_code
 
 
 def write_outputs(out: Path, store: ResultStore, cases_dir: Path) -> list[Path]:
@@ -18,8 +17,7 @@ def write_outputs(out: Path, store: ResultStore, cases_dir: Path) -> list[Path]:
     book, written = write_gradebook(out, store)
     settings = load_config(cases_dir).similarity
     sources = {row.student: row.code for row in store.roster() if row.code}
-    template = stub_solution(REFERENCE_SOLUTION.read_text(encoding="utf-8"))
-    pairs = similar_pairs(sources, template, settings.threshold, settings.min_overlap)
+    pairs = similar_pairs(sources, given_code(), settings.threshold, settings.min_overlap)
     report = write_report(out, book, store.latest_batch(), pairs, settings.threshold,
                           settings.min_overlap)
     return written + [report]

@@ -12,12 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.batch.executors import (
-    ClusterExecutor,
-    Executor,
-    ExecutorError,
-    LocalExecutor,
-)
+from grader.batch.executors import (ClusterExecutor, Executor, ExecutorError, LocalExecutor)
 from grader.batch.grading import Job
 from grader.batch.identity import cases_digest, file_sha256, grader_version
 from grader.batch.layouts import LayoutError, open_submissions

@@ -1,0 +1,63 @@
+"""What an exported autograder's ``run_autograder`` runs on Gradescope, for each submission.
+
+It grades what the student uploaded under ``/autograder/submission/`` (``solution.py``,
+else the only notebook, ``.py`` or zip, as a student folder of a batch) and always
+writes ``/autograder/results/results.json``: the grading's, a 0 with the reason when
+nothing could be graded, or a 0 saying the autograder failed, whatever happens. The
+instructor's full report goes to stdout (Gradescope shows it to instructors only).
+"""
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import render_gradescope, render_terminal
+from grader.batch.layouts import student_file
+from grader.options import GradingOptions
+from grader.pipeline import GradingError, failed_report, grade_submission
+from grader.report_model import GradingReport
+from grader.submission import SubmissionError
+
+FAILED_OUTPUT = ("The autograder failed on its side, not yours: {reason}. Your instructor "
+                 "can see the details; please tell them.")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: Gradescope never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def grade_upload(submission_dir: Path, options: GradingOptions) -> GradingReport:
+    found = student_file(submission_dir)
+    if found.path is None:
+        return failed_report(submission_dir, f"nothing to grade in your upload: {found.problem}",
+                             "submission")
+    try:
+        return grade_submission(found.path, options)
+    except SubmissionError as error:
+        return failed_report(found.path, str(error), "submission")
+    except GradingError as error:
+        return failed_report(found.path, str(error), "grader")
+
+
+def run(submission_dir: Path, results: Path, options: GradingOptions) -> int:
+    """Grade and write ``results``; 0 when a report was written from a grading, 1 otherwise."""
+    try:
+        report = grade_upload(submission_dir, options)
+        render_terminal.render(report, Console(), verbose=True)
+        _write(results, render_gradescope.render(report))
+        return 0 if report.error_cause != "grader" else 1
+    except BaseException as error:  # noqa: BLE001 - whatever happens, Gradescope gets results
+        print(traceback.format_exc(), flush=True)
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        _write(results, json.dumps({"score": 0.0, "output": FAILED_OUTPUT.format(reason=reason),
+                                    "visibility": "visible", "stdout_visibility": "hidden",
+                                    "tests": []}, indent=2))
+        return 1
