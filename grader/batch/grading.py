@@ -7,6 +7,7 @@ The same function grades on a Dask worker (``grade_remote``), from the file's by
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import traceback
@@ -68,7 +69,7 @@ def remote_options(sent: dict) -> GradingOptions:
     """Options on a worker: the coordinator's cases folder if it has one there, else its own."""
     options = GradingOptions(**{name: sent[name] for name in REMOTE_OPTIONS})
     if Path(sent["cases_dir"]).is_dir():
-        options = GradingOptions(**{**options.__dict__, "cases_dir": Path(sent["cases_dir"])})
+        options = dataclasses.replace(options, cases_dir=Path(sent["cases_dir"]))
     return options
 
 

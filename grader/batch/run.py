@@ -104,11 +104,11 @@ def run_batch(request: BatchRequest, on_change: OnChange = lambda counts: None,
             version, digest = grader_version(), cases_digest(request.options)
             jobs = [Job(Key(entry.student, file_sha256(entry.path), digest, version),
                         entry.path, entry.problem) for entry in roster.entries]
-            store.start_batch(str(request.submissions.resolve()), roster.layout, digest,
-                              version, _described(request), [
-                                  RosterRow(job.student, str(job.path) if job.path else None,
-                                            job.key.file_sha256, job.problem, _code(job.path))
-                                  for job in jobs])
+            members = [RosterRow(job.student, str(job.path) if job.path else None,
+                                 job.key.file_sha256, job.problem, _code(job.path))
+                       for job in jobs]
+            batch_id = store.start_batch(str(request.submissions.resolve()), roster.layout,
+                                         digest, version, _described(request), members)
             todo = [job for job in jobs if request.regrade or not store.is_done(job.key)]
             counts = BatchCounts(total=len(jobs), reused=len(jobs) - len(todo),
                                  done=len(jobs) - len(todo))
@@ -120,7 +120,7 @@ def run_batch(request: BatchRequest, on_change: OnChange = lambda counts: None,
             finally:
                 executor.close()
             if not summary.stopped:
-                store.finish_batch(store.latest_batch().id)
+                store.finish_batch(batch_id)
             summary.written = after(store) if after else []
     except (LayoutError, StoreError, ExecutorError) as error:
         raise BatchError(str(error)) from None
