@@ -12,8 +12,9 @@
 # Steps: (1) `grader data` prepares MNIST in the cache ($GRADER_CACHE_DIR, else
 # ~/.cache/nn-grader/mnist; $MNIST_DIR is honoured), then train.npz, test_images.npy
 # are copied to
-# build/docker-context-mnist/ -- never the test labels; (2) a wheel of numpy,
-# pinned to this machine's version, into build/docker-wheels/ (local mode); (3)
+# build/docker-context-mnist/ -- never the test labels; (2) wheels of numpy and of
+# the box's packages ([box] packages), pinned to this machine's versions, into
+# build/docker-wheels/ (local mode); (3)
 # the base image (local mode, docker/build_base_image.sh); (4) the image, labelled
 # with the SHA-256 of its MNIST test images.
 # Environment: IMAGE (nn-grader:latest), BASE_IMAGE, PYTHON (python3).
@@ -70,7 +71,9 @@ EOF
 
 # ---------------------------------------------------------------- (2) wheels
 mkdir -p "$WHEELS"
-REQUIREMENTS=$("$PYTHON" -c 'import numpy; print(f"numpy=={numpy.__version__}")')
+# numpy and what submissions may import ([box] packages of the bundled grading.toml),
+# pinned to this machine's versions (pip adds what they require)
+REQUIREMENTS=$("$PYTHON" -m grader box-requirements)
 if [ "$MODE" = local ]; then
     stamp=$WHEELS/.requirements
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$REQUIREMENTS" ] && ls "$WHEELS"/numpy-*.whl >/dev/null 2>&1; then
@@ -78,7 +81,8 @@ if [ "$MODE" = local ]; then
     else
         log "downloading wheels: $REQUIREMENTS"
         rm -f "$WHEELS"/*.whl
-        bash docker/wheels.sh "$WHEELS" "$REQUIREMENTS"
+        # shellcheck disable=SC2086
+        bash docker/wheels.sh "$WHEELS" $REQUIREMENTS
         echo "$REQUIREMENTS" >"$stamp"
     fi
 fi
@@ -107,7 +111,7 @@ if ! docker build -f docker/Dockerfile -t "$IMAGE" "${build_args[@]}" . >"$build
     tail -n 40 "$build_log" >&2
     log "docker build failed"; exit 1
 fi
-grep -E '^(numpy|MNIST) ' "$build_log" >&2 || true
+grep -E '^(box packages|MNIST) ' "$build_log" >&2 || true
 
 # The image must hold no secret: check what the allowlist let in.
 leaks=$(docker run --rm --network none --entrypoint sh "$IMAGE" -c \

@@ -80,6 +80,7 @@ class BoxOutcome:
     imported: Imported | None = None
     failure: BoxFailure | None = None
     stderr_tail: str = ""
+    allowed_packages: tuple[str, ...] = ()  # what solution.py may import besides numpy
 
 
 class _Session:

@@ -261,6 +261,19 @@ def gradescope_run(
     raise typer.Exit(runner.run(submission_dir, results, options))
 
 
+@app.command("box-requirements", hidden=True)
+def box_requirements(cases: CasesOption = DEFAULT_CASES_DIR) -> None:
+    """numpy and ``[box] packages`` pinned to this machine (docker/build_images.sh installs
+    them in the grading image)."""
+    from grader.boxes.interpreter import PackageNotInstalled, pinned_requirements
+    from grader.config import ConfigError, load_config
+
+    try:
+        typer.echo(" ".join(pinned_requirements(tuple(load_config(cases).box.packages))))
+    except (ConfigError, PackageNotInstalled) as error:
+        fail(str(error))
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="where to write public/ and hidden/")] = DEFAULT_CASES_DIR,

@@ -57,6 +57,10 @@ class BoxSettings(Strict):
                                                                 "box; past it every section of the box fails")
     scratch_mb: int = Field(64, ge=8, description="size of the box's /tmp and of its /dev/shm "
                                                   "(tmpfs, counted as the box's memory)")
+    packages: list[str] = Field(
+        ["tqdm", "matplotlib"], description="what solution.py may import besides numpy and the "
+        "course framework (installed packages, with what they require; the Docker image is "
+        "built with them); students' files plot with matplotlib and show progress with tqdm")
     uid_base: int = Field(62000, ge=1000, description="first of the uids that gradings running at "
                                                       "the same time use, one each (root hosts)")
     uids: int = Field(64, ge=1, le=4096, description="how many such uids: at most this many "

@@ -10,6 +10,7 @@ shown to students.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +18,18 @@ import numpy as np
 from reference.common import Case
 
 Trajectory = Callable[[np.ndarray, np.ndarray, dict], np.ndarray]
+MISSING_MODULE = re.compile(r"^ModuleNotFoundError: No module named '([\w.]+)'\s*\Z", re.M)
+
+
+def missing_module_hint(import_error: str, packages: tuple[str, ...]) -> str | None:
+    """What to do when solution.py imports something the grading box does not hold."""
+    missing = MISSING_MODULE.search(import_error)
+    if missing is None:
+        return None
+    held = ", ".join(["numpy", "the course framework (interface)", *packages])
+    return (f"hint: the grading box holds only {held} (imported by name); "
+            f"{missing.group(1)!r} is not there: remove that import (plots and progress bars "
+            "are not graded)")
 
 
 def _close(got, want, case: Case) -> bool:

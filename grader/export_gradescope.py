@@ -19,8 +19,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.config import ConfigError, load_config
 from grader.mnist import MnistDataError, prepare_mnist_inputs
-from grader.options import REPO_DIR
+from grader.options import DEFAULT_CASES_DIR, REPO_DIR
 
 RUNTIME_PACKAGES = ("numpy", "pydantic", "rich", "typer", "pyseccomp", "nbformat", "tomlkit",
                     "pooch", "tqdm", "pyyaml")
@@ -47,10 +48,15 @@ class Exported:
 
 
 def requirements() -> str:
-    """The runtime packages, pinned to the versions graded with here (numpy above all: the
-    cases were generated with it)."""
+    """The runtime packages and the box packages (``[box] packages`` of the bundled cases),
+    pinned to the versions graded with here (numpy above all: the cases were generated
+    with it)."""
+    try:
+        box_packages = load_config(DEFAULT_CASES_DIR).box.packages
+    except ConfigError as error:
+        raise ExportError(str(error)) from None
     lines = []
-    for package in RUNTIME_PACKAGES:
+    for package in dict.fromkeys([*RUNTIME_PACKAGES, *box_packages]):
         try:
             lines.append(f"{package}=={importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:

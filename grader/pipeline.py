@@ -22,6 +22,7 @@ from grader import __version__
 from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
+from grader.boxes.interpreter import PackageNotInstalled, imported_packages
 from grader.config import ConfigError, GradingConfig, load_config
 from grader.machine_share import SharedMachine
 from grader.modification import check_modifications
@@ -81,14 +82,16 @@ def build_sections(config: GradingConfig, options: GradingOptions
     return kinds, skipped
 
 
-def box_shape(group: list[SectionKind], config: GradingConfig, uid: int | None) -> BoxShape:
-    """What the box of ``group`` must be started with."""
+def box_shape(group: list[SectionKind], config: GradingConfig, uid: int | None,
+              packages: tuple[str, ...]) -> BoxShape:
+    """What the box of ``group`` must be started with (``packages``: those solution.py
+    imports)."""
     mnist_files = {}
     for kind in group:
         mnist_files.update(kind.mnist_files())
     return BoxShape(blas_threads=max(kind.blas_threads() for kind in group),
                     scratch_mb=config.box.scratch_mb, uid=uid,
-                    mnist_files=tuple(sorted(mnist_files.items())))
+                    mnist_files=tuple(sorted(mnist_files.items())), packages=packages)
 
 
 def box_limits(group: list[SectionKind]) -> BoxLimits:
@@ -118,6 +121,7 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source:
                           cpu_seconds=max(budgets) if budgets else None)
     outcome = run_box(running, box_limits(group), request, files, deadlines, on_progress,
                       {"hidden": hidden}, machine.stop if machine else None)
+    outcome.allowed_packages = tuple(config.box.packages)  # for the hint of a failed import
     if machine is not None:
         machine.check()  # a box killed by the stop signal has no verdict
     if outcome.hello is None:  # before the hello only the grader's own code runs
@@ -144,14 +148,14 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
     """Every section: a box per group (the spare one when its shape fits), then judged. With
     a ``machine`` shared by other gradings, a box runs only while it holds as many cores as
     it has threads."""
-    uid, outcomes = spare.shape.uid, []
+    uid, packages, outcomes = spare.shape.uid, spare.shape.packages, []
     try:
         kinds, results = build_sections(config, options)
         groups: dict[str, list[SectionKind]] = {}
         for kind in kinds:
             groups.setdefault(kind.box_key, []).append(kind)
         for group in groups.values():
-            shape = box_shape(group, config, uid)
+            shape = box_shape(group, config, uid, packages)
             with machine.cpu.hold(shape.blas_threads, machine.stop) if machine \
                     else nullcontext():
                 running, spare = (spare, None) if spare and spare.shape == shape else \
@@ -189,10 +193,16 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
         box = make_box(options, config)
     except BoxUnavailable as error:
         raise GradingError(f"no box to grade in: {error}") from None
+    try:
+        packages = imported_packages(source.decode("utf-8", errors="replace"),
+                                     tuple(config.box.packages))
+    except PackageNotInstalled as error:
+        raise GradingError(str(error)) from None
     uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
     try:
         with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
-            spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid))
+            spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid,
+                                       packages=packages))
             results, outcomes = grade_boxes(box, spare, source, config, options, on_progress,
                                             machine)
     except (NoFreeSlot, BoxUnavailable) as error:

@@ -68,9 +68,12 @@ def render(report: GradingReport, console: Console, verbose: bool = False,
                   Text(f"{report.total:g} / {report.max_total:g}", style="bold"),
                   f"{report.seconds:.2f} s")
     console.print(table)
+    notes: dict[str, list[str]] = {}  # a failed import is told once, for all its sections
     for section in report.sections:
         for note in _section_notes(section, verbose, for_students):
-            console.print(Text.assemble((section.title, "bold"), ": ", note), soft_wrap=True)
+            notes.setdefault(note, []).append(section.title)
+    for note, titles in notes.items():
+        console.print(Text.assemble((", ".join(titles), "bold"), ": ", note), soft_wrap=True)
     for warning in report.warnings:
         console.print(Text.assemble(("warning", "yellow"), ": ", warning), soft_wrap=True)
     error = student_view.error_message(report) if for_students else report.error

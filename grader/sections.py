@@ -17,6 +17,7 @@ import numpy as np
 from grader.box_session import BoxOutcome, RunOutcome
 from grader.calibration import factor as calibration_factor
 from grader.config import GradingConfig, Limits, MnistLimits, UnitLimits
+from grader.diagnosis import missing_module_hint
 from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
                           judge_unit_run, read_arrays, run_end_verdict)
 from grader.mnist import MnistInputs, prepare_mnist_inputs
@@ -42,7 +43,9 @@ def import_failure(outcome: BoxOutcome) -> tuple[Verdict, str] | None:
     if imported is not None and imported.ok:
         return None
     if imported is not None:
-        return Verdict.import_error, f"solution.py could not be imported:\n{imported.error}"
+        hint = missing_module_hint(imported.error, outcome.allowed_packages)
+        return Verdict.import_error, "\n".join(
+            [f"solution.py could not be imported:\n{imported.error}", *filter(None, [hint])])
     failure = outcome.failure
     if failure is None:  # pragma: no cover - a box ends with a failure or an import
         return Verdict.exited, "the box ended without importing solution.py"

@@ -12,6 +12,18 @@ from reference.mnist_data import MnistData
 
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
 TEMPLATE_SOLUTION = REPO_DIR / "student_template" / "solution.py"
+# what students' files do besides the assignment: plot and show progress, at import
+PLOTS_AND_PROGRESS = '''import matplotlib.pyplot as plt
+from tqdm import tqdm
+
+_figure, _axes = plt.subplots()
+_axes.plot([0, 1, 2], [2.3, 0.9, 0.4], label="loss")
+_axes.legend()
+_figure.savefig("/tmp/loss.png")
+plt.show()
+for _ in tqdm(range(3), desc="warming up"):
+    pass
+'''
 
 
 def cases_with_limits(target: Path, toml: str) -> Path:
@@ -44,4 +56,11 @@ def solution_with(tmp_path: Path, old: str, new: str, name: str = "solution.py")
     assert old in source, f"snippet not in the reference solution: {old!r}"
     path = tmp_path / name
     path.write_text(source.replace(old, new), encoding="utf-8")
+    return path
+
+
+def with_header(tmp_path: Path, header: str) -> Path:
+    """The reference solution with ``header`` in front of it."""
+    path = tmp_path / "solution.py"
+    path.write_text(header + REFERENCE_SOLUTION.read_text(encoding="utf-8"), encoding="utf-8")
     return path

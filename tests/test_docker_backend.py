@@ -21,8 +21,8 @@ from grader.config import DockerSettings
 from grader.options import GradingOptions
 from grader.pipeline import GradingError, grade_submission
 from grader.report_model import GradingReport, Verdict
-from tests.grading_fixtures import (REFERENCE_SOLUTION, TEMPLATE_SOLUTION, solution_with,
-                                    synthetic_mnist_cache)
+from tests.grading_fixtures import (PLOTS_AND_PROGRESS, REFERENCE_SOLUTION, TEMPLATE_SOLUTION,
+                                    solution_with, synthetic_mnist_cache, with_header)
 
 pytestmark = pytest.mark.docker
 
@@ -72,6 +72,16 @@ def test_both_backends_give_identical_points_and_verdicts(tmp_path):
         assert verdicts(docker_report) == verdicts(process_report), submission.name
         assert docker_report.warnings == process_report.warnings
     assert docker_report.total == 3.5
+
+
+def test_the_image_holds_the_box_packages_and_nothing_else_of_the_host(tmp_path):
+    plots = grade_submission(with_header(tmp_path, PLOTS_AND_PROGRESS), UNIT)
+    assert plots.total == 4.0, [(s.name, s.status, s.message) for s in plots.sections]
+    host_package = with_header(tmp_path, "import pydantic\n")
+    docker_report = grade_submission(host_package, UNIT)
+    assert verdicts(docker_report) == verdicts(grade_submission(host_package, UNIT_PROCESS))
+    assert docker_report.total == 0
+    assert "'pydantic' is not there" in docker_report.sections[0].message
 
 
 def test_cli_grades_with_the_docker_backend_and_writes_reports(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.grading_fixtures import REFERENCE_SOLUTION
+from tests.grading_fixtures import PLOTS_AND_PROGRESS, REFERENCE_SOLUTION
 from tests.support.classroom import (
     PRELUDE,
     broken_source,
@@ -150,10 +150,14 @@ def test_the_autograder_runs_as_gradescope_runs_it(tmp_path):
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# HW"),
-                      nbformat.v4.new_code_cell(REFERENCE_SOLUTION.read_text())]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# HW"),  # plots, as notebooks do
+                      nbformat.v4.new_code_cell(REFERENCE_SOLUTION.read_text()),
+                      nbformat.v4.new_code_cell(PLOTS_AND_PROGRESS)]
     (uploads / "notebook").mkdir()
     (uploads / "notebook" / "homework.ipynb").write_text(nbformat.writes(notebook))
+    (uploads / "host-package").mkdir()  # installed for the grader, not a box package
+    (uploads / "host-package" / "solution.py").write_text(
+        "import pydantic\n" + REFERENCE_SOLUTION.read_text())
     (uploads / "image").mkdir()
     (uploads / "image" / "solution.py").write_bytes(b"\x89PNG\r\n\x1a\n not code")
     for name, source in ATTACKS.items():
@@ -167,11 +171,15 @@ def test_the_autograder_runs_as_gradescope_runs_it(tmp_path):
                          capture_output=True, text=True, timeout=3600)
     assert run.returncode == 0, run.stdout + run.stderr + (work / "setup.log").read_text()
     results = {name: Results.model_validate(json.loads((work / f"{name}.json").read_text()))
-               for name in ("reference", "broken", "notebook", "image")}
+               for name in ("reference", "broken", "notebook", "image", "host-package")}
     assert results["reference"].score == 5.0, (work / "reference.stdout").read_text()
     assert results["notebook"].score == 5.0
     assert results["broken"].score == 4.0
     assert results["image"].score == 0.0 and "PNG image" in results["image"].output
+    assert results["host-package"].score == 0.0
+    sections = [test for test in results["host-package"].tests if ":" not in test.name]
+    assert len(sections) == 7 and all("'pydantic' is not there" in test.output
+                                      for test in sections), results["host-package"]
     board = results["reference"].leaderboard
     assert board and board[0].name == "MNIST accuracy" and board[0].value > 0.9
     assert all(test.extra_data and "execution_time" in test.extra_data

@@ -52,6 +52,7 @@ class BoxShape:
     scratch_mb: int                    # size of the box's /tmp (and of /dev/shm)
     uid: int | None = None             # the grading's own uid (root hosts, containers)
     mnist_files: tuple[tuple[str, Path], ...] = ()  # ("train" | "test_images", host file)
+    packages: tuple[str, ...] = ()     # what solution.py may import besides numpy
 
     def mnist_targets(self, directory: str | None) -> dict[str, str]:
         """Where each MNIST file is in a box that mounts them under ``directory`` (None: where
@@ -68,7 +69,7 @@ class BoxShape:
         """The box's whole environment: BLAS threads are fixed before numpy is imported."""
         threads = str(self.blas_threads)
         return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp/work",
-                "TMPDIR": "/tmp", "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+                "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
                 "MKL_NUM_THREADS": threads, "NUMEXPR_NUM_THREADS": threads,
                 **{key: os.environ[key] for key in ("OPENBLAS_CORETYPE",) if key in os.environ}}
 

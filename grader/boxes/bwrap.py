@@ -23,7 +23,8 @@ from pathlib import Path
 
 from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxShape, BoxUnavailable,
                                Isolation, RunningBox)
-from grader.boxes.interpreter import BOX_SITE, python_layout
+from grader.boxes.interpreter import (BOX_SITE, PackageNotInstalled, package_paths,
+                                      python_layout)
 from grader.boxes.process import RLIMITS, ProcessBox
 from grader.cgroups import Cgroup, CgroupUnavailable
 from grader.protocol import BOX_DIR
@@ -88,7 +89,7 @@ class BwrapBox(Box):
 
     def command(self, shape: BoxShape, seccomp_fd: int) -> list[str]:
         layout = python_layout()
-        binds = layout.box_binds()
+        binds = layout.box_binds(shape.packages)
         arguments = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                      "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1",
                      "--hostname", "box", "--clearenv", "--seccomp", str(seccomp_fd)]
@@ -117,6 +118,10 @@ class BwrapBox(Box):
                 BOX_SITE]
 
     def start(self, shape: BoxShape) -> RunningBox:
+        try:
+            package_paths(shape.packages)  # a missing package is told before anything is made
+        except PackageNotInstalled as error:
+            raise BoxUnavailable(str(error)) from None
         cgroup, resources, fields = None, RLIMITS, {"mnist": shape.mnist_paths(BOX_MNIST_DIR)}
         if self.as_root:
             fields["drop_to_uid"] = shape.uid

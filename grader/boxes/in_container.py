@@ -7,7 +7,7 @@ what needs no namespace: the supervisor starts as root, installs the seccomp fil
 own uid with no capability, and runs each section in its own process with its
 rlimits (a cgroup too when the container lets us make one). Its files are in a
 private directory owned by that uid; the MNIST arrays are copied in, never the test
-labels. What it cannot do: hide the container's world-readable files. The report
+labels; numpy and the box packages are linked from a folder of their own. What it cannot do: hide the container's world-readable files. The report
 therefore says whether the hidden expected outputs and the test labels are readable
 by other users (``grader export gradescope``'s setup makes them unreadable).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from grader.box_bootstrap import SECCOMP_FD_VARIABLE
 from grader.boxes.base import (BOOTSTRAP_SOURCE, Box, BoxExit, BoxShape, BoxUnavailable, Isolation,
                                RunningBox)
-from grader.boxes.interpreter import python_layout
+from grader.boxes.interpreter import PackageNotInstalled, package_paths, python_layout
 from grader.boxes.process import RLIMITS, ProcessBox
 from grader.cgroups import Cgroup, CgroupUnavailable
 from grader.mnist.cache import default_root
@@ -67,6 +67,15 @@ def exposed_secrets(cases_dir: Path, mnist_cache: Path) -> list[Path]:
                for path in (Path(cases_dir) / folder).glob(pattern)]
     secrets += list(Path(mnist_cache).glob("*/test_labels.npy"))
     return [path for path in secrets if readable_by_others(path)]
+
+
+def box_site(site: Path, numpy_dirs: tuple[str, ...], packages: tuple[str, ...]) -> Path:
+    """A folder of links to numpy and the box packages only: the box imports what the
+    bubblewrap box holds, not the whole of the grader's environment."""
+    site.mkdir(mode=0o755)
+    for path in dict.fromkeys([*numpy_dirs, *package_paths(packages)]):
+        (site / Path(path).name).symlink_to(path)
+    return site
 
 
 class InContainerProcess(ProcessBox):
@@ -145,6 +154,7 @@ class InContainerBox(Box):
                 for role, target in shape.mnist_targets(str(mnist_dir)).items():
                     shutil.copyfile(dict(shape.mnist_files)[role], target)
                     os.chmod(target, 0o644)
+            site = box_site(directory / "site-packages", layout.numpy_dirs, shape.packages)
             os.chown(directory, shape.uid, shape.uid)
             os.chmod(directory, 0o711)
             try:
@@ -162,15 +172,17 @@ class InContainerBox(Box):
                 os.lseek(descriptor, 0, os.SEEK_SET)
                 environment[SECCOMP_FD_VARIABLE] = str(descriptor)
                 command = [layout.interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE,
-                           str(directory / "box"), layout.host_site]
+                           str(directory / "box"), str(site)]
                 return InContainerProcess(
                     directory, shape.uid, shape=shape, command=command, environment=environment,
                     cgroup=cgroup, resources=resources, request_fields=fields,
                     pass_fds=(descriptor,))
             finally:
                 os.close(descriptor)
-        except BaseException:
+        except BaseException as error:
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(directory, ignore_errors=True)
+            if isinstance(error, PackageNotInstalled):
+                raise BoxUnavailable(str(error)) from None
             raise

@@ -1,15 +1,22 @@
-"""Where this Python and numpy live on the host, and where a box shows them.
+"""Where this Python, numpy and the box's other packages live on the host, and where a box
+shows them.
 
 A box holds the real interpreter, its standard library and the system's shared
 libraries at their own paths (the interpreter finds its library from its
 path), and numpy with its bundled libraries under ``/box/site-packages`` in
 the box's read-only root, wherever they are installed on the host (a virtual
-environment under ``/tmp`` included). numpy is found, not imported: a box
-starts before the grader has loaded numpy.
+environment under ``/tmp`` included). The packages a course lets submissions
+import (``[box] packages``: students' files import matplotlib or tqdm) join
+numpy there, each with the packages it requires, in the boxes of a submission
+that imports them by name (each costs bind mounts; most submissions import
+none). Packages are found, not imported: a box starts before the grader has
+loaded numpy.
 """
 from __future__ import annotations
 
+import ast
 import functools
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -32,9 +39,94 @@ class PythonLayout:
         """The host directory holding numpy (for a process that is not boxed)."""
         return str(Path(self.numpy_dirs[0]).parent)
 
-    def box_binds(self) -> list[tuple[str, str, str]]:
-        numpy = [("--ro-bind", path, f"{BOX_SITE}/{Path(path).name}") for path in self.numpy_dirs]
-        return [*self.system, *numpy]
+    def box_binds(self, packages: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
+        """The binds of a box whose submission may import numpy and ``packages``."""
+        paths = dict.fromkeys([*self.numpy_dirs, *package_paths(packages)])
+        return [*self.system, *[("--ro-bind", path, f"{BOX_SITE}/{Path(path).name}")
+                                for path in paths]]
+
+
+class PackageNotInstalled(Exception):
+    """A package the box should hold is not installed for this Python."""
+
+
+def _required(distribution: importlib.metadata.Distribution) -> list[str]:
+    """The distributions ``distribution`` needs here (no extras, markers of this platform)."""
+    from packaging.requirements import InvalidRequirement, Requirement  # only when mounting
+
+    names = []
+    for text in distribution.requires or []:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            names.append(requirement.name)
+    return names
+
+
+def imported_packages(source: str, packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of ``packages`` that ``source`` imports by name (all of them must be installed)."""
+    for name in packages:
+        _installed(name)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):  # the box reports it
+        return ()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    names -= {*sys.stdlib_module_names, "numpy"}
+    return tuple(name for name in packages if names & import_names(name)) if names else ()
+
+
+@functools.cache
+def import_names(name: str) -> frozenset[str]:
+    """The top-level modules the distribution ``name`` installs (matplotlib: matplotlib,
+    mpl_toolkits, pylab)."""
+    tops = set()
+    for file in _installed(name).files or []:
+        first = file.parts[0]
+        if len(file.parts) == 1 and file.suffix == ".py":
+            tops.add(file.stem)
+        elif len(file.parts) > 1 and first not in ("..", "__pycache__") \
+                and not first.endswith((".dist-info", ".egg-info", ".libs", ".data")):
+            tops.add(first)
+    return frozenset(tops)
+
+
+def _installed(name: str) -> importlib.metadata.Distribution:
+    try:
+        return importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        raise PackageNotInstalled(
+            f"the package {name!r} that boxes should hold ([box] packages, or a package it "
+            f"requires) is not installed for {sys.executable}: pip install {name}, or remove "
+            "it from [box] packages in grading.toml") from None
+
+
+@functools.cache
+def package_paths(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The host paths (top-level modules, bundled libraries, metadata) of the distributions
+    ``names`` and of everything they require, numpy's excepted (a box always holds it)."""
+    paths, seen, todo = [], {"numpy"}, list(names)
+    while todo:
+        name = todo.pop(0)
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        distribution = _installed(name)
+        tops = {Path(str(file)).parts[0] for file in distribution.files or []}
+        for top in sorted(tops - {"..", "__pycache__"}):
+            path = Path(distribution.locate_file(top)).resolve()
+            if path.exists():
+                paths.append(str(path))
+        todo += _required(distribution)
+    return tuple(paths)
 
 
 @functools.cache
@@ -58,3 +150,12 @@ def python_layout() -> PythonLayout:
                                      if path.is_dir()]
     return PythonLayout(interpreter, tuple(links + [("--ro-bind", path, path)
                                                     for path in outermost]), tuple(numpy_dirs))
+
+
+def pinned_requirements(packages: tuple[str, ...]) -> list[str]:
+    """numpy and ``packages`` at this Python's versions: what a Docker box is built with."""
+    try:
+        return [f"{name}=={importlib.metadata.version(name)}" for name in ("numpy", *packages)]
+    except importlib.metadata.PackageNotFoundError as error:
+        raise PackageNotInstalled(f"the box package {error.name!r} is not installed for "
+                                  f"{sys.executable}: pip install {error.name}") from None
