@@ -7,6 +7,8 @@ nbformat; IPython magics are commented out), a zip from the one
 Anything else (a binary, an empty file, a zip with several candidates) is
 refused with one message naming what was received and what is expected.
 The file is read as a regular file of bounded size: never a pipe or a device.
+A file in another encoding that says so on its coding line (PEP 263: Russian
+comments in cp1251) is read as Python reads it, and graded as UTF-8.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import io
 import os
 import re
 import stat
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,6 +30,8 @@ SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
               (b"7z\xbc\xaf", "a 7-Zip archive"),
               (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"))
 MAGIC = re.compile(r"^(\s*)([%!].*)$")
+CODING_LINE = re.compile(r"^([ \t\f]*#.*?coding[:=][ \t]*)([-\w.]+)")  # PEP 263
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class SubmissionError(Exception):
@@ -125,16 +130,35 @@ def _from_bytes(data: bytes, name: str) -> Submission:
         return _notebook_code(data, name)
     if not data.strip():
         raise SubmissionError(f"{name} is empty; {EXPECTED}")
+    if data.startswith(UTF16_MARKS):
+        raise SubmissionError(f"{name} is UTF-16 text; save it as UTF-8; {EXPECTED}")
     if b"\0" in data:
         raise SubmissionError(f"{name} is a binary file, not Python code; {EXPECTED}")
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise SubmissionError(f"{name} is not UTF-8 text (byte {error.start}); save it as "
-                              f"UTF-8; {EXPECTED}") from None
     if len(data) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{name} is {len(data)} bytes of code, at most {MAX_SOURCE_BYTES}")
-    return Submission(data, name)
+    return _as_utf8(data, name)
+
+
+def _as_utf8(data: bytes, name: str) -> Submission:
+    """The code as UTF-8. Python reads a file in the encoding its coding line declares, so
+    the grader does too; that line is rewritten in place (line numbers stay)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:  # an unknown encoding declared, or one against the BOM
+        raise SubmissionError(f"{name}: {error}; save it as UTF-8; {EXPECTED}") from None
+    try:
+        text = data.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
+    except UnicodeDecodeError as error:
+        said = "UTF-8" if encoding.startswith("utf-8") else f"{encoding} (as its coding line says)"
+        raise SubmissionError(f"{name} is not {said} text (byte {error.start}); save it as "
+                              f"UTF-8; {EXPECTED}") from None
+    if encoding.startswith("utf-8"):
+        return Submission(data, name)
+    lines = text.splitlines(keepends=True)
+    for number, line in enumerate(lines[:2]):
+        lines[number] = CODING_LINE.sub(r"\g<1>utf-8", line, count=1)
+    return Submission("".join(lines).encode("utf-8"), name,
+                      [f"{name} is {encoding} text (its coding line says so); graded as UTF-8"])
 
 
 def read_submission(path: Path) -> Submission:

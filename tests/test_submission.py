@@ -61,6 +61,10 @@ def test_a_notebook_inside_a_zip_is_graded_too(tmp_path):
     ("solution.py", b"   \n\n", "solution.py is empty"),
     ("solution.py", b"print(1)\x00\x01", "solution.py is a binary file"),
     ("solution.py", "def f():\n    return 'привет'\n".encode("cp1251"), "is not UTF-8 text"),
+    ("solution.py", "# coding: ascii\nx = 'привет'\n".encode("utf-8"),
+     r"is not ascii \(as its coding line says\) text \(byte 21\)"),
+    ("solution.py", b"# -*- coding: klingon -*-\nx = 1\n", "unknown encoding"),
+    ("solution.py", "x = 1\n".encode("utf-16"), "solution.py is UTF-16 text; save it as UTF-8"),
     ("report.pdf", b"%PDF-1.4 ...", "report.pdf is a PDF document"),
     ("solution.ipynb", b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
      "solution.ipynb is a notebook without code"),
@@ -68,7 +72,8 @@ def test_a_notebook_inside_a_zip_is_graded_too(tmp_path):
 def test_anything_else_is_refused_naming_what_came_and_what_is_expected(tmp_path, name, data,
                                                                         message):
     (tmp_path / name).write_bytes(data)
-    with pytest.raises(SubmissionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    pattern = message if "\\(" in message else message.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(SubmissionError, match=pattern):
         read_submission(tmp_path / name)
 
 
@@ -90,6 +95,20 @@ def test_a_byte_order_mark_and_windows_line_endings_are_fine(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + REFERENCE.replace("\n", "\r\n").encode())
     report = grade_submission(path, UNIT)
     assert report.total == 4.0 and report.warnings == []
+
+
+def test_a_file_in_the_encoding_its_coding_line_declares_is_graded(tmp_path):
+    path = tmp_path / "solution.py"
+    russian = "# -*- coding: cp1251 -*-\n# Решение студента\n" + REFERENCE + \
+        '\nGREETING = "Привет"  # как в курсе\n'
+    path.write_bytes(russian.encode("cp1251"))
+    sent = read_submission(path)
+    assert sent.source.decode("utf-8").splitlines()[:2] == ["# -*- coding: utf-8 -*-",
+                                                           "# Решение студента"]
+    assert sent.warnings == ["solution.py is cp1251 text (its coding line says so); graded as "
+                             "UTF-8"]
+    report = grade_submission(path, UNIT)
+    assert report.total == 4.0, [(s.name, s.status, s.message) for s in report.sections]
 
 
 def test_a_pipe_is_not_read(tmp_path):
