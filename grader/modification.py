@@ -7,18 +7,36 @@ a given statement that a student's file (or the course's older template) holds
 elsewhere in the same function, a region included, still counts as given. What
 is left (a statement added, changed or removed outside the regions) is reported
 naming the submission's lines.
+
+A submission's code is parsed only in a child process with bounded memory and
+CPU time: CPython's parser is not linear on every input (one 400 KB dotted
+import name needs tens of gigabytes), and no file may take the grader down.
 """
 from __future__ import annotations
 
 import ast
+import json
 import re
+import resource
+import subprocess
+import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from pathlib import Path
 
 BEGIN_MARKER = re.compile(r"#\s*your code here\s*\\/", re.IGNORECASE)
 END_MARKER = re.compile(r"#\s*your code here\s*/\\", re.IGNORECASE)
 MAX_REPORTED = 10
+PARSER_MEMORY_BYTES = 512 << 20
+PARSER_CPU_SECONDS = 10
+PARSER_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from grader.modification import print_statements; print_statements()")
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class ParserGaveUp(Exception):
+    """Python's parser ran out of memory, time or recursion on the submission's code."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,36 @@ def statements(source: str) -> tuple[list[Statement], list[Statement]]:
     return given, inside
 
 
+def submission_statements(source: str) -> tuple[list[Statement], list[Statement]]:
+    """``statements`` of a submission, worked out in a bounded child process; raises
+    ``SyntaxError`` as ``statements`` does and ``ParserGaveUp`` when the child fails."""
+    try:
+        child = subprocess.run([sys.executable, "-I", "-c", PARSER_CHILD, PACKAGE_ROOT],
+                               input=source.encode("utf-8", errors="replace"),
+                               capture_output=True, timeout=3 * PARSER_CPU_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ParserGaveUp from None
+    if child.returncode != 0:
+        raise ParserGaveUp
+    found = json.loads(child.stdout)
+    if found is None:
+        raise SyntaxError("the submission does not parse")
+    return tuple([Statement(tuple(scope), syntax, line, text)  # type: ignore[return-value]
+                  for scope, syntax, line, text in part] for part in found)
+
+
+def print_statements() -> None:
+    """The child of ``submission_statements``: limits first, then the code from stdin."""
+    resource.setrlimit(resource.RLIMIT_AS, (PARSER_MEMORY_BYTES, PARSER_MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (PARSER_CPU_SECONDS, PARSER_CPU_SECONDS))
+    source = sys.stdin.buffer.read().decode("utf-8")
+    try:
+        found = [[astuple(statement) for statement in part] for part in statements(source)]
+    except SyntaxError:
+        found = None
+    json.dump(found, sys.stdout)
+
+
 def check_modifications(submission: str, reference: str) -> list[str]:
     """Warnings naming the submission's lines where its given code differs from the template.
 
@@ -95,9 +143,12 @@ def check_modifications(submission: str, reference: str) -> list[str]:
         return ["the '# Your code here \\/' ... '# Your code here /\\' markers are missing or "
                 "unbalanced, so changes to the given code could not be checked"]
     try:
-        actual, inside = statements(submission)
+        actual, inside = submission_statements(submission)
     except SyntaxError:
         return []  # the submission does not import: its sections say so
+    except ParserGaveUp:
+        return ["changes to the given code could not be checked: Python's parser gave up on "
+                "solution.py (too large or nested too deeply)"]
     expected, _ = statements(reference)
     warnings = []
     for scope in dict.fromkeys(statement.scope for statement in expected + actual):

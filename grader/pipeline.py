@@ -14,6 +14,7 @@ boots on one core while the grader loads on the other.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -199,18 +200,22 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     except PackageNotInstalled as error:
         raise GradingError(str(error)) from None
     uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
-    try:
-        with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() as uid:
-            spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid,
-                                       packages=packages))
-            results, outcomes = grade_boxes(box, spare, source, config, options, on_progress,
-                                            machine)
-    except (NoFreeSlot, BoxUnavailable) as error:
-        raise GradingError(str(error)) from None
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the given-code check, while boxes run
+        given_code_check = beside.submit(check_modifications,
+                                         source.decode("utf-8", errors="replace"), given_code())
+        try:
+            with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() \
+                    as uid:
+                spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb,
+                                           uid=uid, packages=packages))
+                results, outcomes = grade_boxes(box, spare, source, config, options,
+                                                on_progress, machine)
+        except (NoFreeSlot, BoxUnavailable) as error:
+            raise GradingError(str(error)) from None
+        changes = given_code_check.result()
     from reference import common
 
     sections = [results[section.name] for section in common.SECTIONS]
-    changes = check_modifications(source.decode("utf-8", errors="replace"), given_code())
     warnings = sent.warnings + changes
     if changes and config.policy.fail_on_modified_code:
         for section in sections:

@@ -189,6 +189,18 @@ def test_a_stopped_grader_leaves_no_box_running(tmp_path, stop):
     assert wait_until_gone(box) == set(), "box processes outlived the grader"
 
 
+@pytest.mark.parametrize("tail", ["x = " + "-" * 100000 + "1", "x = a" + ".b" * 200000,
+                                  "x = a" + ".b" * 1500, "import matplotlib" + ".b" * 200000])
+def test_code_too_big_or_deep_for_pythons_parser_fails_its_import_not_the_grader(tmp_path, tail):
+    path = tmp_path / "solution.py"
+    path.write_text(REFERENCE_SOLUTION.read_text(encoding="utf-8") + "\n" + tail + "\n")
+    report = grade_submission(path, UNIT)
+    unit = [section for section in report.sections if section.status != Verdict.skipped]
+    statuses = {section.status for section in unit}  # one failure, of the one import
+    assert len(statuses) == 1 and statuses <= {Verdict.import_error, Verdict.memory_limit}
+    assert report.total == 0 and all("solution.py" in section.message for section in unit)
+
+
 def test_missing_class_is_named_and_costs_only_its_section(tmp_path):
     renamed = solution_with(tmp_path, "class SGDMomentum(Optimizer):", "class SGDWithMomentum(Optimizer):")
     report = grade_submission(renamed, UNIT)

@@ -51,3 +51,13 @@ def test_added_and_removed_given_code_is_named():
 def test_unbalanced_markers_are_said():
     broken = REFERENCE.replace("        # Your code here /\\\n", "", 1)
     assert "markers are missing or unbalanced" in check_modifications(broken, REFERENCE)[0]
+
+
+def test_code_too_big_or_deep_for_the_parser_is_said_without_harm_to_the_grader():
+    gave_up = ["changes to the given code could not be checked: Python's parser gave up on "
+               "solution.py (too large or nested too deeply)"]
+    for tail in ("x = a" + ".b" * 1500,             # parses; too deep to compare
+                 "import a" + ".b" * 200000,       # tens of GB for the parser: over its limit
+                 "x = " + "-" * 100000 + "1",      # MemoryError in the parser
+                 "x = a" + ".b" * 200000):         # RecursionError in the parser
+        assert check_modifications(REFERENCE + "\n" + tail + "\n", REFERENCE) == gave_up
