@@ -8,8 +8,9 @@ the box's read-only root, wherever they are installed on the host (a virtual
 environment under ``/tmp`` included). The packages a course lets submissions
 import (``[box] packages``: students' files import matplotlib or tqdm) join
 numpy there, each with the packages it requires, in the boxes of a submission
-that names them (each costs bind mounts; most submissions import none). Packages are found, not imported: a box starts before the grader has
-loaded numpy.
+that names them (each costs bind mounts; most submissions import none).
+Packages are found, not imported: a box starts before the grader has loaded
+numpy.
 """
 from __future__ import annotations
 
@@ -147,8 +148,4 @@ def python_layout() -> PythonLayout:
 
 def pinned_requirements(packages: tuple[str, ...]) -> list[str]:
     """numpy and ``packages`` at this Python's versions: what a Docker box is built with."""
-    try:
-        return [f"{name}=={importlib.metadata.version(name)}" for name in ("numpy", *packages)]
-    except importlib.metadata.PackageNotFoundError as error:
-        raise PackageNotInstalled(f"the box package {error.name!r} is not installed for "
-                                  f"{sys.executable}: pip install {error.name}") from None
+    return [f"{name}=={_installed(name).version}" for name in ("numpy", *packages)]
