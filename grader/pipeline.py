@@ -184,6 +184,7 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
         raise GradingError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
     sent = read_submission(submission)
     source = sent.source
+    text = source.decode("utf-8", errors="replace")  # UTF-8 already: read_submission made sure
     try:
         config = load_config(options.cases_dir)
     except ConfigError as error:
@@ -195,14 +196,12 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     except BoxUnavailable as error:
         raise GradingError(f"no box to grade in: {error}") from None
     try:
-        packages = imported_packages(source.decode("utf-8", errors="replace"),
-                                     tuple(config.box.packages))
+        packages = imported_packages(text, tuple(config.box.packages))
     except PackageNotInstalled as error:
         raise GradingError(str(error)) from None
     uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
     with ThreadPoolExecutor(max_workers=1) as beside:  # the given-code check, while boxes run
-        given_code_check = beside.submit(check_modifications,
-                                         source.decode("utf-8", errors="replace"), given_code())
+        given_code_check = beside.submit(check_modifications, text, given_code())
         try:
             with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() \
                     as uid:

@@ -82,7 +82,7 @@ def test_a_box_package_that_is_not_installed_is_a_clear_error(tmp_path):
 
 
 def test_the_in_container_box_links_only_numpy_and_the_box_packages(tmp_path):
-    site = box_site(tmp_path / "site-packages", python_layout().numpy_dirs, ("tqdm",))
+    site = box_site(tmp_path / "site-packages", python_layout().site_paths(("tqdm",)))
     probe = ("import sys; sys.path[:0] = [sys.argv[1]]; import numpy, tqdm\n"
              "try:\n    import pydantic\nexcept ModuleNotFoundError:\n    print('no pydantic')")
     result = subprocess.run([python_layout().interpreter, "-I", "-S", "-c", probe, str(site)],

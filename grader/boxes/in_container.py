@@ -24,7 +24,7 @@ from pathlib import Path
 from grader.box_bootstrap import SECCOMP_FD_VARIABLE
 from grader.boxes.base import (BOOTSTRAP_SOURCE, Box, BoxExit, BoxShape, BoxUnavailable, Isolation,
                                RunningBox)
-from grader.boxes.interpreter import PackageNotInstalled, package_paths, python_layout
+from grader.boxes.interpreter import PackageNotInstalled, python_layout
 from grader.boxes.process import RLIMITS, ProcessBox
 from grader.cgroups import Cgroup, CgroupUnavailable
 from grader.mnist.cache import default_root
@@ -69,11 +69,11 @@ def exposed_secrets(cases_dir: Path, mnist_cache: Path) -> list[Path]:
     return [path for path in secrets if readable_by_others(path)]
 
 
-def box_site(site: Path, numpy_dirs: tuple[str, ...], packages: tuple[str, ...]) -> Path:
-    """A folder of links to numpy and the box packages only: the box imports what the
-    bubblewrap box holds, not the whole of the grader's environment."""
+def box_site(site: Path, paths: list[str]) -> Path:
+    """A folder of links to ``paths`` only (numpy and the box packages): the box imports
+    what the bubblewrap box holds, not the whole of the grader's environment."""
     site.mkdir(mode=0o755)
-    for path in dict.fromkeys([*numpy_dirs, *package_paths(packages)]):
+    for path in paths:
         (site / Path(path).name).symlink_to(path)
     return site
 
@@ -154,7 +154,7 @@ class InContainerBox(Box):
                 for role, target in shape.mnist_targets(str(mnist_dir)).items():
                     shutil.copyfile(dict(shape.mnist_files)[role], target)
                     os.chmod(target, 0o644)
-            site = box_site(directory / "site-packages", layout.numpy_dirs, shape.packages)
+            site = box_site(directory / "site-packages", layout.site_paths(shape.packages))
             os.chown(directory, shape.uid, shape.uid)
             os.chmod(directory, 0o711)
             try:

@@ -40,11 +40,14 @@ class PythonLayout:
         """The host directory holding numpy (for a process that is not boxed)."""
         return str(Path(self.numpy_dirs[0]).parent)
 
+    def site_paths(self, packages: tuple[str, ...] = ()) -> list[str]:
+        """The host paths a box's site holds: numpy's and those of ``packages``."""
+        return list(dict.fromkeys([*self.numpy_dirs, *package_paths(packages)]))
+
     def box_binds(self, packages: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
         """The binds of a box whose submission may import numpy and ``packages``."""
-        paths = dict.fromkeys([*self.numpy_dirs, *package_paths(packages)])
         return [*self.system, *[("--ro-bind", path, f"{BOX_SITE}/{Path(path).name}")
-                                for path in paths]]
+                                for path in self.site_paths(packages)]]
 
 
 class PackageNotInstalled(Exception):
