@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grader import protocol
-from grader.boxes.base import STDOUT, BoxExit, BoxLimits, RunningBox, bundle
+from grader.boxes.base import STDOUT, BoxExit, BoxLimits, RunningBox
 from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedInputs, Progress,
                              ProtocolError, RunEnded, RunSpec, RunStarted)
 
@@ -134,7 +134,7 @@ class _Session:
             self.expect("run", self.runs[frame.run].spec.timeout_seconds + margin)
         elif isinstance(frame, NeedInputs) and self.current is None and \
                 frame.visibility in self.later_files:
-            self.running.send(protocol.encode_bundle(self.later_files.pop(frame.visibility)))
+            self.running.send_later(frame.visibility, self.later_files.pop(frame.visibility))
         elif isinstance(frame, CaseFrame) and self.current == frame.run:
             self.payload_bytes += len(payload)
             if self.payload_bytes > protocol.MAX_BOX_PAYLOAD_BYTES:
@@ -199,9 +199,8 @@ def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
     it to its end; never raises for anything the box does. Deadlines count from the box's
     start. ``later_files`` (by visibility) go only when the box asks, after its public runs.
     ``stop``, once set, kills the box within a quarter of a second (failure kind "stopped")."""
-    request = running.complete(request, limits)
+    running.feed(request, limits, files)
     session = _Session(request, deadlines, running, on_progress, dict(later_files or {}))
-    running.send(bundle(request, files))
     stdout_open = True
     try:
         while not session.done and stdout_open:

@@ -14,100 +14,29 @@ import name needs tens of gigabytes), and no file may take the grader down.
 """
 from __future__ import annotations
 
-import ast
 import json
-import re
-import resource
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import astuple, dataclass
 from pathlib import Path
 
-BEGIN_MARKER = re.compile(r"#\s*your code here\s*\\/", re.IGNORECASE)
-END_MARKER = re.compile(r"#\s*your code here\s*/\\", re.IGNORECASE)
+from grader.syntax import PARSER_CPU_SECONDS, Statement, regions, statements
+
 MAX_REPORTED = 10
-PARSER_MEMORY_BYTES = 512 << 20
-PARSER_CPU_SECONDS = 10
 PARSER_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from grader.modification import print_statements; print_statements()")
+                "from grader.syntax import print_statements; print_statements()")
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
-DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 class ParserGaveUp(Exception):
     """Python's parser ran out of memory, time or recursion on the submission's code."""
 
 
-@dataclass(frozen=True)
-class Statement:
-    """A statement of the given code: what it is (its syntax, without positions), where."""
-
-    scope: tuple[str, ...]   # the names of the classes and functions around it
-    syntax: str
-    line: int
-    text: str
-
-
-def regions(source: str) -> list[tuple[int, int]] | None:
-    """Line ranges (first, last) of the solution regions; None if the markers do not pair up."""
-    found, start = [], None
-    for number, line in enumerate(source.splitlines(), start=1):
-        if BEGIN_MARKER.search(line):
-            if start is not None:
-                return None
-            start = number
-        elif END_MARKER.search(line):
-            if start is None:
-                return None
-            found.append((start, number))
-            start = None
-    return None if start is not None else found
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and \
-        isinstance(node.value.value, str)
-
-
-def _header(node: ast.stmt) -> str:
-    """A definition without its body: name, arguments, bases, decorators."""
-    shell = type(node)(**{field: ([] if field == "body" else getattr(node, field))
-                          for field in node._fields})
-    return ast.dump(shell, include_attributes=False)
-
-
-def statements(source: str) -> tuple[list[Statement], list[Statement]]:
-    """(given, inside the regions): every statement, definitions by their header."""
-    text = source.lstrip("\ufeff")
-    tree = ast.parse(text)
-    spans = regions(text) or []
-    lines = text.splitlines()
-    given: list[Statement] = []
-    inside: list[Statement] = []
-
-    def visit(body: list[ast.stmt], scope: tuple[str, ...]) -> None:
-        for position, node in enumerate(body):
-            if position == 0 and _is_docstring(node):
-                continue
-            in_region = any(first < node.lineno and node.end_lineno < last
-                            for first, last in spans)
-            syntax = _header(node) if isinstance(node, DEFINITIONS) else \
-                ast.dump(node, include_attributes=False)
-            statement = Statement(scope, syntax, node.lineno, lines[node.lineno - 1].strip())
-            (inside if in_region else given).append(statement)
-            if isinstance(node, DEFINITIONS) and not in_region:
-                visit(node.body, scope + (node.name,))
-
-    visit(tree.body, ())
-    return given, inside
-
-
 def submission_statements(source: str) -> tuple[list[Statement], list[Statement]]:
     """``statements`` of a submission, worked out in a bounded child process; raises
     ``SyntaxError`` as ``statements`` does and ``ParserGaveUp`` when the child fails."""
     try:
-        child = subprocess.run([sys.executable, "-I", "-c", PARSER_CHILD, PACKAGE_ROOT],
+        child = subprocess.run([sys.executable, "-I", "-S", "-c", PARSER_CHILD, PACKAGE_ROOT],
                                input=source.encode("utf-8", errors="replace"),
                                capture_output=True, timeout=3 * PARSER_CPU_SECONDS)
     except subprocess.TimeoutExpired:
@@ -119,18 +48,6 @@ def submission_statements(source: str) -> tuple[list[Statement], list[Statement]
         raise SyntaxError("the submission does not parse")
     return tuple([Statement(tuple(scope), syntax, line, text)  # type: ignore[return-value]
                   for scope, syntax, line, text in part] for part in found)
-
-
-def print_statements() -> None:
-    """The child of ``submission_statements``: limits first, then the code from stdin."""
-    resource.setrlimit(resource.RLIMIT_AS, (PARSER_MEMORY_BYTES, PARSER_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (PARSER_CPU_SECONDS, PARSER_CPU_SECONDS))
-    source = sys.stdin.buffer.read().decode("utf-8")
-    try:
-        found = [[astuple(statement) for statement in part] for part in statements(source)]
-    except SyntaxError:
-        found = None
-    json.dump(found, sys.stdout)
 
 
 def check_modifications(submission: str, reference: str) -> list[str]:

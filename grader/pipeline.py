@@ -9,17 +9,20 @@ the same.
 
 A spare single-threaded box is started first, before numpy, the sections and
 the cases are loaded (``grader.sections`` is imported only then): the box
-boots on one core while the grader loads on the other.
+boots on one core while the grader loads on the other. ``grader grade`` starts
+it even earlier, fed from the last grading's plan (``grader.early_box``); it is
+used only when it was given exactly what this grading gives it.
 """
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import __version__
+from grader import __version__, early_box
 from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
@@ -101,13 +104,20 @@ def box_limits(group: list[SectionKind]) -> BoxLimits:
         max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES)
 
 
-def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source: bytes,
-                config: GradingConfig, on_progress: ProgressCallback | None,
-                machine: SharedMachine | None = None) -> tuple[list[SectionResult], BoxOutcome]:
-    """Run ``group`` in its started box, then let each section judge its own runs.
+@dataclass
+class BoxInput:
+    """All a group's box is given: the request, limits and files first, the hidden files
+    only when it asks (after its public runs: nothing a public run shows can hold them)."""
 
-    Every public run comes first; the hidden inputs are sent afterwards (see
-    ``grader.protocol``), so nothing a public run shows can hold hidden data."""
+    request: BoxRequest
+    limits: BoxLimits
+    files: dict[str, bytes]
+    later_files: dict[str, dict[str, bytes]]
+    deadlines: Deadlines
+
+
+def box_input(group: list[SectionKind], source: bytes, config: GradingConfig) -> BoxInput:
+    """What the box of ``group`` is given, every public run first."""
     files, hidden = {**runtime_files(), SOLUTION_FILE: source}, {}
     for kind in group:
         files.update(kind.files("public"))
@@ -120,8 +130,15 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], source:
     deadlines = Deadlines(import_seconds=config.box.import_timeout_seconds,
                           total_seconds=max(totals) if totals else None,
                           cpu_seconds=max(budgets) if budgets else None)
-    outcome = run_box(running, box_limits(group), request, files, deadlines, on_progress,
-                      {"hidden": hidden}, machine.stop if machine else None)
+    return BoxInput(request, box_limits(group), files, {"hidden": hidden}, deadlines)
+
+
+def grade_group(running: RunningBox, box: Box, group: list[SectionKind], given: BoxInput,
+                config: GradingConfig, on_progress: ProgressCallback | None,
+                machine: SharedMachine | None = None) -> tuple[list[SectionResult], BoxOutcome]:
+    """Run ``group`` in its started box, then let each section judge its own runs."""
+    outcome = run_box(running, given.limits, given.request, given.files, given.deadlines,
+                      on_progress, given.later_files, machine.stop if machine else None)
     outcome.allowed_packages = tuple(config.box.packages)  # for the hint of a failed import
     if machine is not None:
         machine.check()  # a box killed by the stop signal has no verdict
@@ -146,9 +163,9 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
                 options: GradingOptions, on_progress: ProgressCallback | None,
                 machine: SharedMachine | None = None
                 ) -> tuple[dict[str, SectionResult], list[BoxOutcome]]:
-    """Every section: a box per group (the spare one when its shape fits), then judged. With
-    a ``machine`` shared by other gradings, a box runs only while it holds as many cores as
-    it has threads."""
+    """Every section: a box per group (the spare one when its shape fits and it was not fed
+    otherwise), then judged. With a ``machine`` shared by other gradings, a box runs only
+    while it holds as many cores as it has threads."""
     uid, packages, outcomes = spare.shape.uid, spare.shape.packages, []
     try:
         kinds, results = build_sections(config, options)
@@ -157,18 +174,25 @@ def grade_boxes(box: Box, spare: RunningBox, source: bytes, config: GradingConfi
             groups.setdefault(kind.box_key, []).append(kind)
         for group in groups.values():
             shape = box_shape(group, config, uid, packages)
+            given = box_input(group, source, config)
             with machine.cpu.hold(shape.blas_threads, machine.stop) if machine \
                     else nullcontext():
-                running, spare = (spare, None) if spare and spare.shape == shape else \
-                    (box.start(shape), spare)
-                group_results, outcome = grade_group(running, box, group, source, config,
+                if spare is not None and spare.shape == shape:
+                    running, spare = spare, None
+                    if running.fed_otherwise(given.request, given.limits, given.files,
+                                             given.later_files):
+                        running.discard()  # an early box from an outdated plan
+                        running = box.start(shape)
+                    early_box.remember(options.cases_dir, config, box, given)
+                else:
+                    running = box.start(shape)
+                group_results, outcome = grade_group(running, box, group, given, config,
                                                      on_progress, machine)
             outcomes.append(outcome)
             results.update((result.name, result) for result in group_results)
     finally:
         if spare is not None:  # no group had its shape, or grading stopped first
-            spare.kill()
-            spare.finish(0)
+            spare.discard()
     return results, outcomes
 
 
@@ -200,13 +224,15 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     except PackageNotInstalled as error:
         raise GradingError(str(error)) from None
     uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
+    early = early_box.claim(submission, options, config, box)  # `grader grade` started it
     with ThreadPoolExecutor(max_workers=1) as beside:  # the given-code check, while boxes run
         given_code_check = beside.submit(check_modifications, text, given_code())
         try:
-            with grading_uid(uid_base, config.box.uids) if box.needs_uid() else nullcontext() \
-                    as uid:
-                spare = box.start(BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb,
-                                           uid=uid, packages=packages))
+            with early.holding_uid() if early else grading_uid(uid_base, config.box.uids) \
+                    if box.needs_uid() else nullcontext() as uid:
+                shape = BoxShape(blas_threads=1, scratch_mb=config.box.scratch_mb, uid=uid,
+                                 packages=packages)
+                spare = (early.take(shape) if early else None) or box.start(shape)
                 results, outcomes = grade_boxes(box, spare, source, config, options,
                                                 on_progress, machine)
         except (NoFreeSlot, BoxUnavailable) as error:

@@ -24,6 +24,7 @@ validated.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -218,12 +219,17 @@ def _check(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """The field types and names of a dataclass (resolving the hints costs more than a frame)."""
+    return typing.get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def from_dict(cls: type, data: Any) -> Any:
     """A ``cls`` dataclass from JSON data, every field checked; unknown keys are errors."""
     if not isinstance(data, dict):
         raise ProtocolError(f"{cls.__name__}: expected an object")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    hints, names = _fields(cls)
     unknown = set(data) - names - {"kind"}
     if unknown:
         raise ProtocolError(f"{cls.__name__}: unknown fields {sorted(unknown)}")

@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from grader.modification import BEGIN_MARKER, END_MARKER
+from grader.syntax import BEGIN_MARKER, END_MARKER
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_DIR / "reference"

@@ -92,6 +92,26 @@ def warm_up(common, numpy) -> None:
         archive["x"]
 
 
+class Inputs:
+    """The case inputs the host sent, and their arrays, decoded once here: every fork then
+    starts with them (a child decoding them itself would pay again for cold code and pages)."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.arrays = files, {}
+
+    def add(self, files: dict[str, bytes]) -> None:
+        self.files.update(files)
+
+    def decode(self, numpy) -> None:
+        for name, data in self.files.items():
+            if name.endswith(".npz") and name not in self.arrays:
+                try:
+                    with numpy.load(io.BytesIO(data), allow_pickle=False) as archive:
+                        self.arrays[name] = {key: archive[key] for key in archive.files}
+                except (OSError, ValueError, EOFError):  # the run that needs it fails (KeyError)
+                    continue
+
+
 def import_modules(box_dir: Path) -> Modules:
     """numpy and the framework first (their import is not the submission's), then solution.py."""
     import numpy
@@ -105,7 +125,7 @@ def import_modules(box_dir: Path) -> Modules:
 
 
 # ------------------------------------------------------------------ children
-def child_main(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes], modules: Modules,
+def child_main(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
                results: int, output: int, work: Path) -> None:
     """In the forked child: limits, output to the supervisor's pipes, the run's code."""
     os.setsid()
@@ -145,16 +165,14 @@ def npz_bytes(common, arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
-def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes],
-                   modules: Modules, emit) -> None:
+def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
+                   emit) -> None:
     """Every case of one section and visibility: its outputs as arrays, or its exception."""
     common, numpy = modules.common, modules.numpy
     folder = f"{protocol.INPUTS_SUBDIR}/{spec.visibility}/{spec.input_dir}"
-    records = json.loads(inputs[f"{folder}/{common.CASES_FILE}"])["cases"]
+    records = json.loads(inputs.files[f"{folder}/{common.CASES_FILE}"])["cases"]
     for case in (common.Case(**record) for record in records):
-        with numpy.load(io.BytesIO(inputs[f"{folder}/{case.name}.npz"]),
-                        allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        arrays = dict(inputs.arrays[f"{folder}/{case.name}.npz"])
         started = time.perf_counter()
         try:
             outputs = common.execute_case(modules.solution, modules.interface, case, arrays)
@@ -174,7 +192,7 @@ def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes],
              npz_bytes(common, results))
 
 
-def run_mnist(spec: RunSpec, request: BoxRequest, inputs: dict[str, bytes], modules: Modules,
+def run_mnist(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
               emit) -> None:
     """Train on the course's preprocessed MNIST and predict the test images (no labels here)."""
     common, numpy = modules.common, modules.numpy
@@ -272,7 +290,8 @@ class Supervisor:
 
     def __init__(self, box_dir: Path, request: BoxRequest, channel: Channel,
                  inputs: dict[str, bytes], read_bundle: Callable[[], dict[str, bytes]]):
-        self.box_dir, self.request, self.channel, self.inputs = box_dir, request, channel, inputs
+        self.box_dir, self.request, self.channel = box_dir, request, channel
+        self.inputs = Inputs(inputs)
         self.read_bundle = read_bundle  # the bootstrap's reader of stdin
 
     def kill_everything(self) -> None:
@@ -392,7 +411,8 @@ class Supervisor:
         """Ask the host for the ``visibility`` inputs (after the public runs); kept in memory."""
         self.channel.send(NeedInputs(visibility=visibility))
         try:
-            self.inputs.update(self.read_bundle())
+            self.inputs.add(self.read_bundle())
+            self.inputs.decode(importlib.import_module("numpy"))
         except (EOFError, ValueError):
             self.host_is_gone()
 
@@ -404,6 +424,7 @@ class Supervisor:
                                 numpy=numpy.__version__))
         (self.box_dir.parent / protocol.WORK_SUBDIR).mkdir(exist_ok=True)
         os.chdir(self.box_dir.parent / protocol.WORK_SUBDIR)
+        self.inputs.decode(numpy)  # before the submission is imported, so by numpy's own code
         import_started = time.monotonic()
         try:
             modules = import_modules(self.box_dir)

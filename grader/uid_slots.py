@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ def lock_directory() -> Path:
     if os.geteuid() == 0 and os.access("/run", os.W_OK):
         directory = Path("/run/nn-grader/uids")
     else:
+        import tempfile  # not at import: an early box starts without it
+
         directory = Path(tempfile.gettempdir()) / f"nn-grader-uids-{os.geteuid()}"
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = directory.stat()

@@ -1,9 +1,24 @@
 """Fixtures shared by the test modules (helpers without fixtures live in grading_fixtures.py)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from grader.early_box import PLANS_VARIABLE
 from tests.grading_fixtures import cases_with_limits
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plans_of_this_run(tmp_path_factory):
+    """The plans ``grader grade`` keeps for its early boxes: this run's own, not the user's."""
+    previous = os.environ.get(PLANS_VARIABLE)
+    os.environ[PLANS_VARIABLE] = str(tmp_path_factory.mktemp("plans"))
+    yield
+    if previous is None:
+        os.environ.pop(PLANS_VARIABLE)
+    else:
+        os.environ[PLANS_VARIABLE] = previous
 
 
 @pytest.fixture(scope="session")

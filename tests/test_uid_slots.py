@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -52,7 +53,7 @@ time.sleep(60)
 
 def test_a_lock_directory_others_can_write_is_refused(monkeypatch, tmp_path):
     monkeypatch.undo()
-    monkeypatch.setattr(uid_slots.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     monkeypatch.setattr(uid_slots.os, "geteuid", lambda: 12345)
     (tmp_path / "nn-grader-uids-12345").mkdir(mode=0o777)
     (tmp_path / "nn-grader-uids-12345").chmod(0o777)

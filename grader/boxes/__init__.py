@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import TYPE_CHECKING
 
 from grader.boxes.base import Box, BoxUnavailable
-from grader.config import GradingConfig
 from grader.options import GradingOptions
+
+if TYPE_CHECKING:
+    from grader.config import GradingConfig
 
 BOXES = {"bwrap": "grader.boxes.bwrap:BwrapBox", "docker": "grader.boxes.docker:DockerBox",
          "none": "grader.boxes.trusted:TrustedBox",

@@ -116,11 +116,39 @@ class RunningBox(ABC):
     shape: BoxShape
     resources: str = ""  # how memory and processes are limited in this box, for the report
     started: float       # time.monotonic() when it was started: its deadlines count from here
+    fed: dict[str, bytes] | None = None  # what was sent: "" the first bundle, then by visibility
+    fed_limits: BoxLimits | None = None
 
     @abstractmethod
     def complete(self, request: BoxRequest, limits: BoxLimits) -> BoxRequest:
         """Put ``limits`` in force and return ``request`` as this box must receive it (before
         it is sent: nothing of the submission has run yet)."""
+
+    def feed(self, request: BoxRequest, limits: BoxLimits, files: dict[str, bytes]) -> None:
+        """Put ``limits`` in force and send the first bundle, once (an early box is fed before
+        the grading knows what it needs: ``fed_otherwise`` tells whether that was right)."""
+        if self.fed is None:
+            data = bundle(self.complete(request, limits), files)
+            self.send(data)
+            self.fed, self.fed_limits = {"": data}, limits
+
+    def send_later(self, visibility: str, files: dict[str, bytes]) -> None:
+        """Send the ``visibility`` inputs the box asked for, once."""
+        if self.fed is not None and visibility not in self.fed:
+            self.fed[visibility] = data = protocol.encode_bundle(files)
+            self.send(data)
+
+    def fed_otherwise(self, request: BoxRequest, limits: BoxLimits, files: dict[str, bytes],
+                      later_files: dict[str, dict[str, bytes]]) -> bool:
+        """Whether the box was already sent something else than this would send."""
+        if self.fed is None:
+            return False
+        if self.fed_limits != limits or self.fed[""] != bundle(self.complete(request, limits),
+                                                               files):
+            return True
+        return any(visibility not in later_files or
+                   data != protocol.encode_bundle(later_files[visibility])
+                   for visibility, data in self.fed.items() if visibility)
 
     @abstractmethod
     def send(self, data: bytes) -> None:
@@ -146,6 +174,11 @@ class RunningBox(ABC):
     @abstractmethod
     def finish(self, timeout: float) -> BoxExit:
         """Wait at most ``timeout`` for the end (killing after it), clean up, say how it ended."""
+
+    def discard(self) -> None:
+        """Kill it and clean up: nothing it did is read."""
+        self.kill()
+        self.finish(0)
 
 
 class Box(ABC):

@@ -15,7 +15,6 @@ numpy.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -23,6 +22,10 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 BOX_SITE = "/box/site-packages"
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -74,10 +77,13 @@ def imported_packages(source: str, packages: tuple[str, ...]) -> tuple[str, ...]
 
     A word scan, not a parse: linear on any input (the host never parses a submission
     unbounded), and a word in a comment only mounts a package the box may hold anyway."""
-    for name in packages:
-        _installed(name)
+    return packages_named(source, {name: import_names(name) for name in packages})
+
+
+def packages_named(source: str, names: dict[str, frozenset[str]]) -> tuple[str, ...]:
+    """Those packages of ``names`` (package -> its top-level modules) that ``source`` names."""
     words = set(WORD.findall(source))
-    return tuple(name for name in packages if words & import_names(name))
+    return tuple(package for package, modules in names.items() if words & modules)
 
 
 @functools.cache
@@ -96,6 +102,8 @@ def import_names(name: str) -> frozenset[str]:
 
 
 def _installed(name: str) -> importlib.metadata.Distribution:
+    import importlib.metadata  # not at import: an early box starts without it
+
     try:
         return importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
 import select
 import selectors
 import signal
@@ -39,14 +40,8 @@ class ProcessBox(RunningBox):
         self.process = subprocess.Popen(
             held, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=environment, pass_fds=pass_fds, start_new_session=True, close_fds=True, cwd="/")
-        try:
-            if cgroup is not None:
-                cgroup.add(self.process.pid)
-            self.process.stdin.write(b"go\n")
-            self.process.stdin.flush()
-        except OSError:
-            self.kill()
-            raise
+        self.outbox: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._write, name="box-stdin", daemon=True).start()
         self.selector = selectors.DefaultSelector()
         for stream, name in ((self.process.stdout, STDOUT), (self.process.stderr, STDERR)):
             os.set_blocking(stream.fileno(), False)
@@ -62,15 +57,22 @@ class ProcessBox(RunningBox):
             fields["memory_mb"] = limits.memory_mb
         return dataclasses.replace(request, **fields)
 
-    def send(self, data: bytes) -> None:
-        def write() -> None:
-            try:
+    def _write(self) -> None:
+        """The box's stdin, in order: into its cgroup (the kernel may take a while to move a
+        process: the grader goes on meanwhile), let go, then what ``send`` queued."""
+        try:
+            if self.cgroup is not None:
+                self.cgroup.add(self.process.pid)
+            data = b"go\n"
+            while data:
                 self.process.stdin.write(data)
                 self.process.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):  # the box is gone already
-                pass
+                data = self.outbox.get()
+        except (BrokenPipeError, ValueError, OSError):  # the box is gone, or no cgroup took it
+            self.kill()
 
-        threading.Thread(target=write, name="box-stdin", daemon=True).start()
+    def send(self, data: bytes) -> None:
+        self.outbox.put(data)
 
     def read(self, timeout: float) -> list[tuple[str, bytes]]:
         if not self.selector.get_map():
@@ -105,6 +107,7 @@ class ProcessBox(RunningBox):
     def finish(self, timeout: float) -> BoxExit:
         if not select.select([self.pidfd], [], [], max(0.0, timeout))[0]:
             self.kill()
+        self.outbox.put(b"")  # the writer's end
         _, status, usage = os.wait4(self.process.pid, 0)
         self.process.returncode = os.waitstatus_to_exitcode(status)
         os.close(self.pidfd)
