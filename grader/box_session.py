@@ -35,6 +35,19 @@ class Deadlines:
     cpu_seconds: float | None = None    # CPU time of the whole box (MNIST: its budget)
 
 
+@dataclass
+class BoxInput:
+    """All a box is given: the request, limits and files first, the later files (the hidden
+    inputs) only when it asks, after its public runs: nothing a public run shows can hold
+    them."""
+
+    request: BoxRequest
+    limits: BoxLimits
+    files: dict[str, bytes]
+    later_files: dict[str, dict[str, bytes]]
+    deadlines: Deadlines
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """Where a long run is, about every second (runs that ask for progress: MNIST)."""
@@ -190,17 +203,15 @@ class _Session:
                 "end": "the box stopped answering"}[self.phase]
 
 
-def run_box(running: RunningBox, limits: BoxLimits, request: BoxRequest,
-            files: dict[str, bytes], deadlines: Deadlines,
-            on_progress: ProgressCallback | None = None,
-            later_files: dict[str, dict[str, bytes]] | None = None,
+def run_box(running: RunningBox, given: BoxInput, on_progress: ProgressCallback | None = None,
             stop: threading.Event | None = None) -> BoxOutcome:
-    """Put ``limits`` in force in a started box, send it ``request`` and ``files``, and follow
-    it to its end; never raises for anything the box does. Deadlines count from the box's
-    start. ``later_files`` (by visibility) go only when the box asks, after its public runs.
-    ``stop``, once set, kills the box within a quarter of a second (failure kind "stopped")."""
-    running.feed(request, limits, files)
-    session = _Session(request, deadlines, running, on_progress, dict(later_files or {}))
+    """Put the limits in force in a started box, feed it, and follow it to its end; never
+    raises for anything the box does. Deadlines count from the box's start. The later files
+    (by visibility) go only when the box asks, after its public runs. ``stop``, once set,
+    kills the box within a quarter of a second (failure kind "stopped")."""
+    running.feed(given.request, given.limits, given.files)
+    session = _Session(given.request, given.deadlines, running, on_progress,
+                       dict(given.later_files))
     stdout_open = True
     try:
         while not session.done and stdout_open:

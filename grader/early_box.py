@@ -34,7 +34,7 @@ from grader.options import DEFAULT_CASES_DIR, GradingOptions
 
 if TYPE_CHECKING:
     from grader.config import GradingConfig
-    from grader.pipeline import BoxInput
+    from grader.box_session import BoxInput
 
 PLANS_VARIABLE = "GRADER_PLANS_DIR"
 INPUT_SUFFIX = "_input"  # a section's input folder (reference.common.input_dir)
@@ -262,7 +262,7 @@ def start(argv: list[str]) -> None:
     except Exception:  # noqa: BLE001 - no plan, an outdated one, no box: the grading starts one
         slot.close()
         return
-    atexit.register(_discard_unclaimed)
+    atexit.register(discard_unclaimed)
 
 
 def _check_box_kind() -> None:
@@ -318,7 +318,7 @@ def claim(submission: Path, options: GradingOptions, config: GradingConfig,
     return None
 
 
-def _discard_unclaimed() -> None:
+def discard_unclaimed() -> None:
     """At exit: a box no grading claimed (the command failed before it graded)."""
     global _started
     if _started is not None:

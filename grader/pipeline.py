@@ -18,12 +18,11 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import __version__, early_box
-from grader.box_session import BoxOutcome, Deadlines, ProgressCallback, run_box
+from grader.box_session import BoxInput, BoxOutcome, Deadlines, ProgressCallback, run_box
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.boxes.interpreter import PackageNotInstalled, imported_packages
@@ -66,7 +65,6 @@ def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
 def build_sections(config: GradingConfig, options: GradingOptions
                    ) -> tuple[list[SectionKind], dict[str, SectionResult]]:
     """The sections to grade, and the results of those ``options`` skip."""
-    from grader.mnist import MnistDataError
     from grader.sections import KINDS, CasesError
     from reference import common
 
@@ -81,7 +79,7 @@ def build_sections(config: GradingConfig, options: GradingOptions
             continue
         try:
             kinds.append(kind.create(section, config, options))
-        except (CasesError, MnistDataError) as error:
+        except CasesError as error:
             raise GradingError(f"{section.name}: {error}") from None
     return kinds, skipped
 
@@ -102,18 +100,6 @@ def box_limits(group: list[SectionKind]) -> BoxLimits:
     return BoxLimits(
         memory_mb=max(kind.limits.memory_mb for kind in group) + SUPERVISOR_MEMORY_MB,
         max_processes=max(kind.limits.max_processes for kind in group) + SUPERVISOR_PROCESSES)
-
-
-@dataclass
-class BoxInput:
-    """All a group's box is given: the request, limits and files first, the hidden files
-    only when it asks (after its public runs: nothing a public run shows can hold them)."""
-
-    request: BoxRequest
-    limits: BoxLimits
-    files: dict[str, bytes]
-    later_files: dict[str, dict[str, bytes]]
-    deadlines: Deadlines
 
 
 def box_input(group: list[SectionKind], source: bytes, config: GradingConfig) -> BoxInput:
@@ -137,8 +123,7 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], given: 
                 config: GradingConfig, on_progress: ProgressCallback | None,
                 machine: SharedMachine | None = None) -> tuple[list[SectionResult], BoxOutcome]:
     """Run ``group`` in its started box, then let each section judge its own runs."""
-    outcome = run_box(running, given.limits, given.request, given.files, given.deadlines,
-                      on_progress, given.later_files, machine.stop if machine else None)
+    outcome = run_box(running, given, on_progress, machine.stop if machine else None)
     outcome.allowed_packages = tuple(config.box.packages)  # for the hint of a failed import
     if machine is not None:
         machine.check()  # a box killed by the stop signal has no verdict

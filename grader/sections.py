@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grader.box_session import BoxOutcome, RunOutcome
-from grader.calibration import factor as calibration_factor
 from grader.config import GradingConfig, Limits, MnistLimits, UnitLimits
 from grader.diagnosis import missing_module_hint
 from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
                           judge_unit_run, read_arrays, run_end_verdict)
-from grader.mnist import MnistInputs, prepare_mnist_inputs
 from grader.options import GradingOptions
 from grader.protocol import INPUTS_SUBDIR, MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
 from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict
@@ -28,13 +27,16 @@ from grader.untrusted_text import as_displayed
 from reference import common
 from reference.common import Case, CaseFileError, Section
 
+if TYPE_CHECKING:
+    from grader.mnist import MnistInputs
+
 VISIBILITIES = ("public", "hidden")
 PROGRESS_SECONDS = 2.0
 CHANCE_LEVEL = 0.2  # accuracy of a model that did not learn: about one digit in ten
 
 
 class CasesError(Exception):
-    """The test cases cannot be used (not the student's fault)."""
+    """The test cases or the MNIST data cannot be used (not the student's fault)."""
 
 
 def import_failure(outcome: BoxOutcome) -> tuple[Verdict, str] | None:
@@ -139,16 +141,22 @@ class UnitSection(SectionKind):
         super().__init__(section, limits)
         self.cases_dir = Path(cases_dir)
         self.cases: dict[str, list[Case]] = {}
+        # read now, while the box runs, not once it has ended
+        self.expected: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         try:
             for visibility in VISIBILITIES:
                 tests_dir = self.cases_dir / visibility
                 self.cases[visibility] = common.load_cases(tests_dir, section)
-                for case in self.cases[visibility]:
-                    expected = common.expected_dir(tests_dir, section) / f"{case.name}.npz"
-                    if not expected.is_file():
-                        raise CaseFileError(f"expected outputs {expected} are missing")
+                self.expected[visibility] = {case.name: self.load_expected(tests_dir, case)
+                                             for case in self.cases[visibility]}
         except CaseFileError as error:
             raise CasesError(str(error)) from None
+
+    def load_expected(self, tests_dir: Path, case: Case) -> dict[str, np.ndarray]:
+        path = common.expected_dir(tests_dir, self.section) / f"{case.name}.npz"
+        if not path.is_file():
+            raise CaseFileError(f"expected outputs {path} are missing")
+        return common.load_expected(tests_dir, self.section, case)
 
     @classmethod
     def create(cls, section: Section, config: GradingConfig, options: GradingOptions
@@ -165,14 +173,6 @@ class UnitSection(SectionKind):
         return {f"{INPUTS_SUBDIR}/{visibility}/{source.name}/{path.name}": path.read_bytes()
                 for path in sorted(source.iterdir()) if path.is_file()}
 
-    def expected(self, visibility: str) -> dict[str, dict[str, np.ndarray]]:
-        tests_dir = self.cases_dir / visibility
-        try:
-            return {case.name: common.load_expected(tests_dir, self.section, case)
-                    for case in self.cases[visibility]}
-        except CaseFileError as error:
-            raise CasesError(str(error)) from None
-
     def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
         seconds = sum(run.ended.seconds for run in runs if run.ended)
         failure = import_failure(outcome)
@@ -186,7 +186,7 @@ class UnitSection(SectionKind):
             visibility = run.spec.visibility
             tests_dir = self.cases_dir / visibility
             cases += judge_unit_run(
-                self.section, run, self.cases[visibility], outcome, self.expected(visibility),
+                self.section, run, self.cases[visibility], outcome, self.expected[visibility],
                 lambda case, tests_dir=tests_dir: common.load_inputs(tests_dir, self.section, case),
                 self.limits.cpu_seconds, self.limits.memory_mb)
         return self.result(cases, seconds, runs)
@@ -213,9 +213,15 @@ class MnistSection(SectionKind):
     @classmethod
     def create(cls, section: Section, config: GradingConfig, options: GradingOptions
                ) -> MnistSection:
+        from grader.calibration import factor as calibration_factor  # MNIST gradings only
+        from grader.mnist import MnistDataError, prepare_mnist_inputs
+
         threads = options.blas_threads or config.mnist.blas_threads
-        inputs = prepare_mnist_inputs(options.mnist_dir, threads, options.mnist_cache_dir,
-                                      options.mnist_fetch)
+        try:
+            inputs = prepare_mnist_inputs(options.mnist_dir, threads, options.mnist_cache_dir,
+                                          options.mnist_fetch)
+        except MnistDataError as error:
+            raise CasesError(str(error)) from None
         factor, calibration = calibration_factor(config.calibration.reference_seconds,
                                                  config.calibration.reference_machine)
         return cls(section, config.mnist, inputs, factor, calibration)

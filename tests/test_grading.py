@@ -208,3 +208,15 @@ def test_missing_class_is_named_and_costs_only_its_section(tmp_path):
     assert momentum.status == Verdict.missing and momentum.points == 0.0
     assert "module 'solution' has no attribute 'SGDMomentum'" in momentum.message
     assert report.total == 3.5
+
+
+def test_the_command_builds_only_the_verb_it_runs_and_still_lists_every_verb():
+    from grader.cli import app, for_verb
+
+    assert [info.callback.__name__ for info in for_verb(["grade", "x.py"]).registered_commands] \
+        == ["grade"]
+    assert for_verb(["--help"]) is app and for_verb([]) is app and for_verb(["nope"]) is app
+    listed = grader_cli("--help").stdout
+    assert all(verb in listed for verb in ("grade", "batch", "audit", "export", "calibrate"))
+    assert "Usage: grader batch" in grader_cli("batch", "--help").stdout
+    assert "Usage: grader export gradescope" in grader_cli("export", "gradescope", "--help").stdout
