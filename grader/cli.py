@@ -6,6 +6,7 @@ pydantic and rich are loaded here, so that the two load side by side.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from enum import Enum
 from pathlib import Path
@@ -103,16 +104,16 @@ def grade(
     except (SubmissionError, GradingError) as error:
         cause = "submission" if isinstance(error, SubmissionError) else "grader"
         report, code = failed_report(submission, str(error), cause), 2
-    from grader import render_gradescope, render_junit, render_terminal
+    from grader import render_terminal
 
     render_terminal.render(report, Console(), verbose, for_students)
-    outputs = {json_path: lambda: report.model_dump_json(indent=2),
-               gradescope: lambda: render_gradescope.render(report),
-               junit: lambda: render_junit.render(report)}
-    for path, render in outputs.items():
-        if path is not None:
+    for path, renderer in ((json_path, None), (gradescope, "render_gradescope"),
+                           (junit, "render_junit")):
+        if path is not None:  # a renderer loads only when its file is asked for
+            text = report.model_dump_json(indent=2) if renderer is None else \
+                importlib.import_module(f"grader.{renderer}").render(report)
             try:
-                path.write_text(render(), encoding="utf-8")
+                path.write_text(text, encoding="utf-8")
             except OSError as error:
                 fail(f"cannot write {path}: {error}")
     if code:

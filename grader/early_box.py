@@ -220,7 +220,7 @@ def remember(cases_dir: Path, config: GradingConfig, box: Box, given: BoxInput) 
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)
     except OSError:  # a read-only home: gradings just start their box later
@@ -285,17 +285,21 @@ def _start_from(plan: dict, submission: Path, cases_dir: Path,
     source = read_submission(submission).source
     packages = packages_named(source.decode("utf-8"), {
         name: frozenset(modules) for name, modules in plan["packages"].items()})
-    files = {**runtime_files(), **_case_files(cases_dir, plan["inputs"], "public"),
-             protocol.SOLUTION_FILE: source}
-    later = {visibility: _case_files(cases_dir, names, visibility)
-             for visibility, names in plan["later"].items()}
     box = BwrapBox(base64.b64decode(plan["seccomp"]))
     uid = slot.enter_context(grading_uid(plan["uid_base"], plan["uids"])) \
         if box.needs_uid() else None
     running = box.start(BoxShape(blas_threads=1, scratch_mb=plan["scratch_mb"], uid=uid,
                                  packages=packages))
-    running.feed(protocol.from_dict(protocol.BoxRequest, plan["request"]),
-                 BoxLimits(**plan["limits"]), files)
+    try:  # the box boots meanwhile: it reads its bundle once numpy is loaded
+        files = {**runtime_files(), **_case_files(cases_dir, plan["inputs"], "public"),
+                 protocol.SOLUTION_FILE: source}
+        later = {visibility: _case_files(cases_dir, names, visibility)
+                 for visibility, names in plan["later"].items()}
+        running.feed(protocol.from_dict(protocol.BoxRequest, plan["request"]),
+                     BoxLimits(**plan["limits"]), files)
+    except BaseException:
+        running.discard()
+        raise
     return EarlyBox(submission.resolve(), cases_dir.resolve(), WatchedBox(running, later),
                     box.seccomp, (plan["uid_base"], plan["uids"]), slot)
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy
 import pytest
 
 from grader.boxes import bwrap
+from grader.boxes.base import runtime_files
 from grader.options import GradingOptions
 from grader.pipeline import GradingError, grade_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION
@@ -48,3 +51,18 @@ def test_trusted_code_may_run_without_a_box_and_the_report_says_so():
     report = grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, sandbox=False))
     assert report.total == 4.0 and report.sandbox.box == "none"
     assert not report.sandbox.network_cut and "NO SANDBOX" in report.sandbox.notes[0]
+
+
+def test_the_runtime_comes_with_bytecode_the_box_takes_as_it_is(tmp_path):
+    """Each runtime module goes with its code: the box's Python loads it without compiling
+    and without comparing time stamps (the source here is a decoy), named where it is."""
+    for name, data in runtime_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "runtime" / "grader" / "supervisor.py").write_text("raise SystemExit(3)\n")
+    shown = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, 'runtime'); "
+         "import grader.supervisor as s; print(s.main.__code__.co_filename)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == str(tmp_path / "runtime" / "grader" / "supervisor.py")

@@ -8,7 +8,10 @@ isolate: bubblewrap namespaces, a Docker container, or nothing (trusted code).
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
 import json
+import marshal
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,15 +30,29 @@ RUNTIME_SOURCES = {"grader/protocol.py": GRADER_DIR / "protocol.py",
                    "mnist_data.py": FRAMEWORK_DIR / "mnist_data.py"}
 BOX_MNIST_DIR = "/box/mnist"  # where the MNIST training arrays and test images are mounted
 STDOUT, STDERR = "stdout", "stderr"
+UNCHECKED_HASH_PYC = 0b01  # a .pyc's flags: hash-based, source not checked
 
 
 @functools.cache
 def runtime_files() -> dict[str, bytes]:
-    """The supervisor and the course framework, by path in the box (the trusted copies)."""
-    files = {f"{protocol.RUNTIME_SUBDIR}/{name}": path.read_bytes()
-             for name, path in RUNTIME_SOURCES.items()}
-    files[f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py"] = b""
+    """The supervisor and the course framework, by path in the box (the trusted copies), each
+    with its bytecode: the box does not compile them for every grading (a Python of another
+    version ignores bytecode that is not its own and compiles the source)."""
+    files = {f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py": b""}
+    for name, path in RUNTIME_SOURCES.items():
+        box_path = f"{protocol.RUNTIME_SUBDIR}/{name}"
+        files[box_path] = source = path.read_bytes()
+        files[importlib.util.cache_from_source(box_path)] = bytecode(path, source)
     return files
+
+
+def bytecode(path: Path, source: bytes) -> bytes:
+    """The code of ``path`` (from this Python's own bytecode cache, as an import takes it) as
+    an unchecked hash-based ``.pyc`` (PEP 552): the box's loader takes it without comparing
+    time stamps, which the bootstrap's copies do not keep (and names it where it is)."""
+    code = importlib.machinery.SourceFileLoader(path.stem, str(path)).get_code(path.stem)
+    return importlib.util.MAGIC_NUMBER + UNCHECKED_HASH_PYC.to_bytes(4, "little") + \
+        importlib.util.source_hash(source) + marshal.dumps(code)
 
 
 class BoxUnavailable(Exception):
