@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from grader import protocol
-from grader.boxes.base import STDOUT, Box, BoxExit, BoxLimits, BoxShape, RunningBox, runtime_files
+from grader.boxes.base import (STDOUT, Box, BoxExit, BoxLimits, BoxShape, RunningBox,
+                               queued_chunks, runtime_files)
 from grader.options import DEFAULT_CASES_DIR, GradingOptions
 
 if TYPE_CHECKING:
@@ -109,12 +110,7 @@ class WatchedBox(RunningBox):
         self.inner.send(data)
 
     def read(self, timeout: float) -> list[tuple[str, bytes]]:
-        try:
-            chunks = [self.chunks.get(timeout=max(timeout, 0.0))]
-        except queue.Empty:
-            return []
-        while not self.chunks.empty():
-            chunks.append(self.chunks.get_nowait())
+        chunks = queued_chunks(self.chunks, timeout)
         self.taken += sum(len(chunk) for _, chunk in chunks)
         return chunks
 

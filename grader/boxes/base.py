@@ -13,6 +13,7 @@ import importlib.util
 import json
 import marshal
 import os
+import queue
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,21 @@ def bytecode(path: Path, source: bytes) -> bytes:
     code = importlib.machinery.SourceFileLoader(path.stem, str(path)).get_code(path.stem)
     return importlib.util.MAGIC_NUMBER + UNCHECKED_HASH_PYC.to_bytes(4, "little") + \
         importlib.util.source_hash(source) + marshal.dumps(code)
+
+
+def queued_chunks(chunks: queue.Queue[tuple[str, bytes]], timeout: float
+                  ) -> list[tuple[str, bytes]]:
+    """What a reading thread queued: the first chunk within ``timeout``, then all that is
+    there (boxes whose streams a thread reads, for ``RunningBox.read``)."""
+    try:
+        found = [chunks.get(timeout=max(timeout, 0.0))]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            found.append(chunks.get_nowait())
+        except queue.Empty:
+            return found
 
 
 class BoxUnavailable(Exception):

@@ -27,7 +27,7 @@ import time
 import uuid
 
 from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxLimits,
-                               BoxShape, BoxUnavailable, Isolation, RunningBox)
+                               BoxShape, BoxUnavailable, Isolation, RunningBox, queued_chunks)
 from grader.cgroups import Cgroup
 from grader.config import DockerSettings
 from grader.protocol import BOX_DIR, BoxRequest
@@ -120,15 +120,7 @@ class DockerProcess(RunningBox):
         threading.Thread(target=write, name="box-stdin", daemon=True).start()
 
     def read(self, timeout: float) -> list[tuple[str, bytes]]:
-        try:
-            chunks = [self.chunks.get(timeout=max(timeout, 0.0))]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                chunks.append(self.chunks.get_nowait())
-            except queue.Empty:
-                return chunks
+        return queued_chunks(self.chunks, timeout)
 
     def kill(self) -> None:
         from docker.errors import DockerException
