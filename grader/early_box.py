@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 from grader import protocol
 from grader.boxes.base import (STDOUT, Box, BoxExit, BoxLimits, BoxShape, RunningBox,
                                queued_chunks, runtime_files)
+from grader.modification import fork_parser
 from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.submission import read_submission
 
 if TYPE_CHECKING:
     from grader.config import GradingConfig
@@ -250,15 +252,18 @@ def start(argv: list[str]) -> None:
     if arguments is None:
         return
     submission, cases_dir = arguments
-    threading.Thread(target=_check_box_kind, name="box-check", daemon=True).start()
     slot = contextlib.ExitStack()
     try:
+        source = read_submission(submission).source
+        fork_parser(source.decode("utf-8", errors="replace"))  # before any thread is started
         plan = json.loads(plan_file(cases_dir).read_text(encoding="utf-8"))
-        _started = _start_from(plan, submission, cases_dir, slot)
+        _started = _start_from(plan, source, submission, cases_dir, slot)
     except Exception:  # noqa: BLE001 - no plan, an outdated one, no box: the grading starts one
         slot.close()
-        return
-    atexit.register(discard_unclaimed)
+    else:
+        atexit.register(discard_unclaimed)
+    finally:  # after the box is started: the check then takes no time from it
+        threading.Thread(target=_check_box_kind, name="box-check", daemon=True).start()
 
 
 def _check_box_kind() -> None:
@@ -271,14 +276,12 @@ def _check_box_kind() -> None:
         checked_box()
 
 
-def _start_from(plan: dict, submission: Path, cases_dir: Path,
+def _start_from(plan: dict, source: bytes, submission: Path, cases_dir: Path,
                 slot: contextlib.ExitStack) -> EarlyBox:
     from grader.boxes.bwrap import BwrapBox
     from grader.boxes.interpreter import packages_named
-    from grader.submission import read_submission
     from grader.uid_slots import grading_uid
 
-    source = read_submission(submission).source
     packages = packages_named(source.decode("utf-8"), {
         name: frozenset(modules) for name, modules in plan["packages"].items()})
     box = BwrapBox(base64.b64decode(plan["seccomp"]))

@@ -11,16 +11,25 @@ naming the submission's lines.
 A submission's code is parsed only in a child process with bounded memory and
 CPU time: CPython's parser is not linear on every input (one 400 KB dotted
 import name needs tens of gigabytes), and no file may take the grader down.
+``grader grade`` forks that child in its first lines (``fork_parser``), before
+it has any thread: no interpreter to start, on the core the box does not use yet.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
-from grader.syntax import PARSER_CPU_SECONDS, Statement, regions, statements
+from grader.syntax import (PARSER_CPU_SECONDS, Statement, limit_parser, regions, statements,
+                           statements_json)
 
 MAX_REPORTED = 10
 PARSER_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -32,18 +41,88 @@ class ParserGaveUp(Exception):
     """Python's parser ran out of memory, time or recursion on the submission's code."""
 
 
-def submission_statements(source: str) -> tuple[list[Statement], list[Statement]]:
-    """``statements`` of a submission, worked out in a bounded child process; raises
-    ``SyntaxError`` as ``statements`` does and ``ParserGaveUp`` when the child fails."""
+PARSER_WAIT_SECONDS = 3 * PARSER_CPU_SECONDS
+
+
+class ForkedParser:
+    """A bounded child forked to work out the ``statements`` of ``source``: forked only from
+    a process with no other thread (a thread's locks would stay held in the child)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        output, into = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns, whatever the parser does
+            code = 1
+            try:
+                os.close(output)
+                limit_parser()
+                with os.fdopen(into, "w", encoding="utf-8") as stream:
+                    stream.write(statements_json(source))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(into)
+        self.output = output
+
+    def result(self) -> bytes:
+        """What the child wrote; ``ParserGaveUp`` when it failed or took too long."""
+        data, deadline = bytearray(), time.monotonic() + PARSER_WAIT_SECONDS
+        try:
+            while select.select([self.output], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(self.output, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        finally:
+            os.close(self.output)
+            status = os.waitpid(self.pid, 0)[1]
+        if status != 0:
+            raise ParserGaveUp
+        return bytes(data)
+
+
+_forked: ForkedParser | None = None
+
+
+def fork_parser(source: str) -> None:
+    """Start parsing ``source`` now, if ``check_modifications`` will (``grader grade`` calls
+    this before it starts a thread; with other threads running it parses later, as usual)."""
+    global _forked
+    if threading.active_count() == 1 and not _markers_missing(source):
+        _forked = ForkedParser(source)
+
+
+def _markers_missing(source: str) -> bool:
+    return regions(source.lstrip("\ufeff")) is None
+
+
+def _parsed_by_child(source: str) -> bytes:
+    global _forked
+    forked, _forked = _forked, None
+    if forked is not None and forked.source == source:
+        return forked.result()
+    if forked is not None:  # forked for another text: ended, unread
+        os.kill(forked.pid, signal.SIGKILL)
+        with contextlib.suppress(ParserGaveUp):
+            forked.result()
     try:
         child = subprocess.run([sys.executable, "-I", "-S", "-c", PARSER_CHILD, PACKAGE_ROOT],
                                input=source.encode("utf-8", errors="replace"),
-                               capture_output=True, timeout=3 * PARSER_CPU_SECONDS)
+                               capture_output=True, timeout=PARSER_WAIT_SECONDS)
     except subprocess.TimeoutExpired:
         raise ParserGaveUp from None
     if child.returncode != 0:
         raise ParserGaveUp
-    found = json.loads(child.stdout)
+    return child.stdout
+
+
+def submission_statements(source: str) -> tuple[list[Statement], list[Statement]]:
+    """``statements`` of a submission, worked out in a bounded child process; raises
+    ``SyntaxError`` as ``statements`` does and ``ParserGaveUp`` when the child fails."""
+    found = json.loads(_parsed_by_child(source))
     if found is None:
         raise SyntaxError("the submission does not parse")
     return tuple([Statement(tuple(scope), syntax, line, text)  # type: ignore[return-value]
@@ -56,7 +135,7 @@ def check_modifications(submission: str, reference: str) -> list[str]:
     In every class and function, each given statement of the template must be there (in
     any order, inside a region or not), and every statement outside the regions must be
     one of them."""
-    if regions(submission.lstrip("\ufeff")) is None:
+    if _markers_missing(submission):
         return ["the '# Your code here \\/' ... '# Your code here /\\' markers are missing or "
                 "unbalanced, so changes to the given code could not be checked"]
     try:

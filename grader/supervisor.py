@@ -425,6 +425,7 @@ class Supervisor:
         (self.box_dir.parent / protocol.WORK_SUBDIR).mkdir(exist_ok=True)
         os.chdir(self.box_dir.parent / protocol.WORK_SUBDIR)
         self.inputs.decode(numpy)  # before the submission is imported, so by numpy's own code
+        gc.enable()  # the bootstrap loaded with it off: the submission runs as Python starts
         import_started = time.monotonic()
         try:
             modules = import_modules(self.box_dir)

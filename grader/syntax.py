@@ -77,13 +77,26 @@ def statements(source: str) -> tuple[list[Statement], list[Statement]]:
     return given, inside
 
 
-def print_statements() -> None:
-    """The child of ``submission_statements``: limits first, then the code from stdin."""
-    resource.setrlimit(resource.RLIMIT_AS, (PARSER_MEMORY_BYTES, PARSER_MEMORY_BYTES))
+def limit_parser() -> None:
+    """The bounds of a process that parses a submission: ``PARSER_MEMORY_BYTES`` more than it
+    holds already (a forked parser holds its parent's pages), ``PARSER_CPU_SECONDS``."""
+    with open("/proc/self/statm") as stream:
+        held = int(stream.read().split()[0]) * resource.getpagesize()
+    memory = held + PARSER_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (PARSER_CPU_SECONDS, PARSER_CPU_SECONDS))
-    source = sys.stdin.buffer.read().decode("utf-8")
+
+
+def statements_json(source: str) -> str:
+    """``statements`` of ``source`` as JSON, ``null`` when it does not parse."""
     try:
         found = [[list(statement) for statement in part] for part in statements(source)]
     except SyntaxError:
         found = None
-    json.dump(found, sys.stdout)
+    return json.dumps(found)
+
+
+def print_statements() -> None:
+    """The child of ``submission_statements``: limits first, then the code from stdin."""
+    limit_parser()
+    sys.stdout.write(statements_json(sys.stdin.buffer.read().decode("utf-8")))

@@ -173,3 +173,19 @@ def test_an_early_box_that_floods_its_output_is_read_no_further_ahead_than_a_cap
     assert early.running.pumped - early.running.taken <= early_box.MAX_BUFFERED_BYTES + (1 << 16)
     report = grade_submission(flood, GradingOptions(skip_mnist=True))
     assert report.total == 4.0
+
+
+def test_the_command_loads_without_collections_and_grades_with_them(tmp_path):
+    """``grader grade`` loads with Python's collector off and forks its parser first: the
+    submission still runs with the collector on, and its changed given code is named."""
+    probe = solution_with(tmp_path, "class ReLU(Layer):",
+                          "import gc\nif not gc.isenabled():\n"
+                          "    raise RuntimeError('no collector')\n\n\nclass ReLU(Layer):")
+    env = {**os.environ, early_box.PLANS_VARIABLE: str(tmp_path / "plans")}
+    for run in range(2):  # the second in an early box
+        out = tmp_path / f"report{run}.json"
+        subprocess.run([sys.executable, "-m", "grader", "grade", str(probe), "--skip-mnist",
+                        "--json", str(out)], env=env, capture_output=True, timeout=300, check=True)
+        report = json.loads(out.read_text())
+        assert report["total"] == 4.0
+        assert any(warning.endswith("'import gc'") for warning in report["warnings"])

@@ -3,6 +3,7 @@ them, in a container from the locally built base image, as root, without network
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.grading_fixtures import PLOTS_AND_PROGRESS, REFERENCE_SOLUTION
+from tests.grading_fixtures import PLOTS_AND_PROGRESS, REFERENCE_SOLUTION, synthetic_mnist_cache
 from tests.support.classroom import (
     PRELUDE,
     broken_source,
@@ -110,11 +111,17 @@ def zip_names(path: Path) -> list[str]:
         return bundle.namelist()
 
 
+def with_digits(tmp_path: Path) -> dict[str, str]:
+    """The environment of a command that ships the tests' synthetic digits as MNIST (a fresh
+    machine has no MNIST of its own, and these tests download nothing)."""
+    return {**os.environ, "GRADER_CACHE_DIR": str(synthetic_mnist_cache(tmp_path / "mnist"))}
+
+
 def test_the_zip_has_gradescope_layout_and_no_reference_solution(tmp_path):
     out = tmp_path / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", "--out",
                            str(out), "--no-download"], capture_output=True, text=True,
-                          timeout=600)
+                          env=with_digits(tmp_path), timeout=600)
     assert done.returncode == 0, done.stderr
     names = zip_names(out)
     assert {"setup.sh", "run_autograder", "requirements.txt", "pyproject.toml",
@@ -139,7 +146,8 @@ def test_the_autograder_runs_as_gradescope_runs_it(tmp_path):
     started = time.monotonic()
     built = subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", "--out",
                             str(work / "autograder.zip"), "--wheels", "--no-download"],
-                           capture_output=True, text=True, timeout=1800)
+                           capture_output=True, text=True, env=with_digits(tmp_path),
+                           timeout=1800)
     assert built.returncode == 0, built.stderr
     export_seconds = time.monotonic() - started
     uploads = work / "uploads" / "normal"
