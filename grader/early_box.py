@@ -59,7 +59,10 @@ class WatchedBox(RunningBox):
         self.pump.start()
 
     def _pump(self) -> None:
-        reader, ended = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES), 0
+        reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES,
+                                      {protocol.NeedInputs.kind: protocol.NeedInputs},
+                                      others_skipped=True)  # the grading checks them all
+        ended = 0
         try:
             while ended < 2 and not self.stopped.is_set():
                 if self.pumped - self.taken > MAX_BUFFERED_BYTES:  # a flood not yet taken: the
@@ -76,10 +79,9 @@ class WatchedBox(RunningBox):
 
     def _answer(self, frames: list) -> None:
         for frame, _ in frames:
-            if isinstance(frame, protocol.NeedInputs):
-                with self.lock:
-                    if self.later and frame.visibility in self.later:
-                        self.inner.send_later(frame.visibility, self.later[frame.visibility])
+            with self.lock:
+                if self.later and frame.visibility in self.later:
+                    self.inner.send_later(frame.visibility, self.later[frame.visibility])
 
     def fed_otherwise(self, request: protocol.BoxRequest, limits: BoxLimits,
                       files: dict[str, bytes], later_files: dict[str, dict[str, bytes]]) -> bool:

@@ -257,10 +257,12 @@ class FrameReader:
     """Cuts a byte stream into frames; every size is bounded before anything is kept."""
 
     def __init__(self, max_payload: int = MAX_CASE_PAYLOAD_BYTES,
-                 kinds: dict[str, type] | None = None):
+                 kinds: dict[str, type] | None = None, others_skipped: bool = False):
+        """Frames of ``kinds`` (every kind by default); another kind is an error, or with
+        ``others_skipped`` passed over unchecked (a reader that looks for one kind only)."""
         self.buffer = bytearray()
         self.max_payload = max_payload
-        self.kinds = kinds or FRAMES
+        self.kinds, self.others_skipped = kinds or FRAMES, others_skipped
 
     def feed(self, data: bytes) -> list[tuple[Any, bytes]]:
         """Frames completed by ``data``; raises ``ProtocolError`` on anything malformed."""
@@ -282,24 +284,27 @@ class FrameReader:
             if len(self.buffer) < end:
                 return frames
             header = bytes(self.buffer[newline + 1:newline + 1 + header_size])
-            payload = bytes(self.buffer[newline + 1 + header_size:end])
+            payload_start = newline + 1 + header_size
+            kind, data = decode_header(header)
+            if kind in self.kinds:
+                frames.append((from_dict(self.kinds[kind], data),
+                               bytes(self.buffer[payload_start:end])))
+            elif not self.others_skipped:
+                raise ProtocolError(f"unknown frame kind {str(kind)[:40]!r}")
             del self.buffer[:end]
-            frames.append((decode_header(header, self.kinds), payload))
 
     @property
     def pending(self) -> int:
         return len(self.buffer)
 
 
-def decode_header(header: bytes, kinds: dict[str, type] = FRAMES) -> Any:
+def decode_header(header: bytes) -> tuple[Any, Any]:
+    """The kind of a frame header and its JSON data."""
     try:
         data = json.loads(header)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError("a frame header is not JSON") from None
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if kind not in kinds:
-        raise ProtocolError(f"unknown frame kind {str(kind)[:40]!r}")
-    return from_dict(kinds[kind], data)
+    return (data.get("kind") if isinstance(data, dict) else None), data
 
 
 # ----------------------------------------------------------------- the bundle

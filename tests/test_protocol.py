@@ -54,6 +54,17 @@ def test_a_child_may_send_only_case_frames():
         reader.feed(protocol.encode_frame(protocol.Done(seconds=1)))
 
 
+def test_a_reader_of_one_kind_passes_over_the_others_unchecked_but_not_bad_framing():
+    reader = FrameReader(kinds={protocol.NeedInputs.kind: protocol.NeedInputs},
+                         others_skipped=True)
+    wanted = protocol.NeedInputs(visibility="hidden")
+    stream = (protocol.encode_frame(protocol.Done(seconds=1)) + b'16 3\n{"kind": "nope"}abc' +
+              protocol.encode_frame(wanted))
+    assert reader.feed(stream) == [(wanted, b"")] and reader.pending == 0
+    with pytest.raises(ProtocolError, match="not JSON"):
+        reader.feed(b"3 0\n{x}")
+
+
 def test_the_bootstrap_reads_back_what_the_host_bundles():
     files = {"runtime/grader/protocol.py": b"x = 1\n", "inputs/public/a/b.npz": bytes(range(256)),
              "request.json": b"{}"}

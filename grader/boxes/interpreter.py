@@ -89,15 +89,22 @@ def packages_named(source: str, names: dict[str, frozenset[str]]) -> tuple[str, 
 @functools.cache
 def import_names(name: str) -> frozenset[str]:
     """The top-level modules the distribution ``name`` installs (matplotlib: matplotlib,
-    mpl_toolkits, pylab)."""
+    mpl_toolkits, pylab). Its RECORD is read as text: making a path object of each of its
+    files (``Distribution.files``) costs a grading 7 ms."""
+    import csv  # loaded by importlib.metadata, which _installed loads
+
+    distribution = _installed(name)
+    record = distribution.read_text("RECORD")
+    files = [row[0] for row in csv.reader(record.splitlines()) if row] if record is not None \
+        else [str(file) for file in distribution.files or []]  # an older install's file list
     tops = set()
-    for file in _installed(name).files or []:
-        first = file.parts[0]
-        if len(file.parts) == 1 and file.suffix == ".py":
-            tops.add(file.stem)
-        elif len(file.parts) > 1 and first not in ("..", "__pycache__") \
-                and not first.endswith((".dist-info", ".egg-info", ".libs", ".data")):
-            tops.add(first)
+    for file in files:
+        parts = file.split("/")
+        if len(parts) == 1 and file.endswith(".py"):
+            tops.add(file.removesuffix(".py"))
+        elif len(parts) > 1 and parts[0] not in ("..", "__pycache__") \
+                and not parts[0].endswith((".dist-info", ".egg-info", ".libs", ".data")):
+            tops.add(parts[0])
     return frozenset(tops)
 
 
