@@ -92,6 +92,11 @@ def warm_up(common, numpy) -> None:
         archive["x"]
 
 
+def input_folder(spec: RunSpec) -> str:
+    """Where a unit run's inputs are among the files the host sent."""
+    return f"{protocol.INPUTS_SUBDIR}/{spec.visibility}/{spec.input_dir}"
+
+
 class Inputs:
     """The case inputs the host sent, and their arrays, decoded once here: every fork then
     starts with them (a child decoding them itself would pay again for cold code and pages)."""
@@ -102,9 +107,11 @@ class Inputs:
     def add(self, files: dict[str, bytes]) -> None:
         self.files.update(files)
 
-    def decode(self, numpy) -> None:
+    def decode(self, numpy, folder: str = "") -> None:
+        """The arrays of the files not decoded yet (under ``folder`` only, if given)."""
         for name, data in self.files.items():
-            if name.endswith(".npz") and name not in self.arrays:
+            if name.endswith(".npz") and name not in self.arrays and \
+                    name.startswith(f"{folder}/" if folder else ""):
                 try:
                     with numpy.load(io.BytesIO(data), allow_pickle=False) as archive:
                         self.arrays[name] = {key: archive[key] for key in archive.files}
@@ -169,7 +176,7 @@ def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: 
                    emit) -> None:
     """Every case of one section and visibility: its outputs as arrays, or its exception."""
     common, numpy = modules.common, modules.numpy
-    folder = f"{protocol.INPUTS_SUBDIR}/{spec.visibility}/{spec.input_dir}"
+    folder = input_folder(spec)
     records = json.loads(inputs.files[f"{folder}/{common.CASES_FILE}"])["cases"]
     for case in (common.Case(**record) for record in records):
         arrays = dict(inputs.arrays[f"{folder}/{case.name}.npz"])
@@ -333,7 +340,9 @@ class Supervisor:
     def supervise(self, index: int, spec: RunSpec, modules: Modules) -> RunEnded:
         """Run ``spec`` in a child; relay its frames; whatever it does, end with nothing running."""
         cpu_before, started = child_cpu_seconds(), time.monotonic()
+        self.inputs.decode(modules.numpy, input_folder(spec))  # the child's, before its fork
         pid, results_read, output_read = self.start_child(index, spec, modules)
+        self.inputs.decode(modules.numpy)  # the later runs', while the child runs
         reader = protocol.FrameReader(protocol.MAX_CASE_PAYLOAD_BYTES, {CaseFrame.kind: CaseFrame})
         tail = OutputTail(spec.max_output_kb * 1024)
         relayed, rejected = 0, ""
@@ -411,8 +420,7 @@ class Supervisor:
         """Ask the host for the ``visibility`` inputs (after the public runs); kept in memory."""
         self.channel.send(NeedInputs(visibility=visibility))
         try:
-            self.inputs.add(self.read_bundle())
-            self.inputs.decode(importlib.import_module("numpy"))
+            self.inputs.add(self.read_bundle())  # decoded run by run (``supervise``)
         except (EOFError, ValueError):
             self.host_is_gone()
 
