@@ -95,6 +95,7 @@ def grade(
                              sandbox=not no_sandbox)
     from rich.console import Console
 
+    from grader import render_terminal  # loaded before the grading, which waits for its box
     from grader.render_progress import ProgressDisplay
 
     code = 0
@@ -104,8 +105,6 @@ def grade(
     except (SubmissionError, GradingError) as error:
         cause = "submission" if isinstance(error, SubmissionError) else "grader"
         report, code = failed_report(submission, str(error), cause), 2
-    from grader import render_terminal
-
     render_terminal.render(report, Console(), verbose, for_students)
     for path, renderer in ((json_path, None), (gradescope, "render_gradescope"),
                            (junit, "render_junit")):
