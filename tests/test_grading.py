@@ -16,7 +16,8 @@ from grader.pipeline import GradingError, grade_submission
 from grader.options import DEFAULT_CASES_DIR
 from grader.report_model import GradingReport, Verdict
 from reference import common
-from tests.support.processes import descendants, wait_for_descendants, wait_until_gone
+from tests.support.processes import (descendants, in_group, wait_for_descendants,
+                                     wait_until_gone)
 from tests.grading_fixtures import (REFERENCE_SOLUTION, TEMPLATE_SOLUTION, cases_with_limits,
                                     solution_with)
 
@@ -187,6 +188,15 @@ def test_a_stopped_grader_leaves_no_box_running(tmp_path, stop):
     grading.wait(timeout=20)
     assert time.monotonic() - started < 10
     assert wait_until_gone(box) == set(), "box processes outlived the grader"
+
+
+def test_a_grading_leaves_nothing_in_its_process_group():
+    """Zombies included: bubblewrap's probe once left an orphan that some inits never reap."""
+    grading = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(REFERENCE_SOLUTION),
+                                "--skip-mnist"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    assert grading.wait(timeout=300) == 0
+    assert in_group(grading.pid) == set()
 
 
 @pytest.mark.parametrize("tail", ["x = " + "-" * 100000 + "1", "x = a" + ".b" * 200000,

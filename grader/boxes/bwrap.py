@@ -49,8 +49,9 @@ def bwrap_problem() -> str | None:
     binary = shutil.which("bwrap")
     if binary is None:
         return f"bubblewrap is not installed: {INSTALL_HINT}"
+    # --as-pid-1 as in every box: without it bwrap leaves an orphaned zombie behind
     probe = [binary, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-             "--die-with-parent", "--ro-bind", "/", "/", "--", "true"]
+             "--die-with-parent", "--as-pid-1", "--ro-bind", "/", "/", "--", "true"]
     if os.geteuid() != 0:
         probe.insert(1, "--unshare-user")
     try:

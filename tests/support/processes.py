@@ -20,6 +20,21 @@ def parents() -> dict[int, int]:
     return table
 
 
+def in_group(group: int) -> set[int]:
+    """Every process of the process group ``group``, zombies included."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:
+            found.add(int(entry.name))
+    return found
+
+
 def descendants(pid: int) -> set[int]:
     table, found, frontier = parents(), set(), {pid}
     while frontier:
