@@ -61,6 +61,7 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+RunsCallback = Callable[[list["RunOutcome"]], None]
 
 
 @dataclass
@@ -204,11 +205,13 @@ class _Session:
 
 
 def run_box(running: RunningBox, given: BoxInput, on_progress: ProgressCallback | None = None,
-            stop: threading.Event | None = None) -> BoxOutcome:
+            stop: threading.Event | None = None,
+            on_run_ended: RunsCallback | None = None) -> BoxOutcome:
     """Put the limits in force in a started box, feed it, and follow it to its end; never
     raises for anything the box does. Deadlines count from the box's start. The later files
     (by visibility) go only when the box asks, after its public runs. ``stop``, once set,
-    kills the box within a quarter of a second (failure kind "stopped")."""
+    kills the box within a quarter of a second (failure kind "stopped"). ``on_run_ended``
+    gets the runs each time one has ended, solution.py having been imported."""
     running.feed(given.request, given.limits, given.files)
     session = _Session(given.request, given.deadlines, running, on_progress,
                        dict(given.later_files))
@@ -234,6 +237,9 @@ def run_box(running: RunningBox, given: BoxInput, on_progress: ProgressCallback 
                 else:
                     for frame, payload in session.reader.feed(chunk):
                         session.handle(frame, payload)
+                        if isinstance(frame, RunEnded) and on_run_ended is not None and \
+                                session.imported.ok:  # a run starts only once imported
+                            on_run_ended(session.runs)
         if not session.done and stdout_open is False and session.failure is None:
             session.fail("ended", "the box ended before reporting everything")
     except ProtocolError as error:

@@ -131,11 +131,19 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
     return CaseResult(**result, verdict=Verdict.passed)
 
 
-def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case], outcome: BoxOutcome,
-                   expected: dict[str, dict[str, np.ndarray]],
+def _given(outcome: BoxOutcome | None) -> BoxOutcome:
+    """The box's outcome, which only a run that ended can be judged without."""
+    if outcome is None:
+        raise ValueError("a run that did not end is judged with the box's outcome")
+    return outcome
+
+
+def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case],
+                   outcome: BoxOutcome | None, expected: dict[str, dict[str, np.ndarray]],
                    inputs: Callable[[Case], dict[str, np.ndarray]], cpu_limit: int,
                    memory_mb: int) -> list[CaseResult]:
-    """Every case of one run: judged from its frame, or explained by how the run ended."""
+    """Every case of one run: judged from its frame, or explained by how the run ended (or,
+    when it did not, by the box's ``outcome``: None only for a run that ended)."""
     visibility = run.spec.visibility
     results, stopped = [], None
     for case in cases:
@@ -151,7 +159,7 @@ def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case], outcome
             if run.ended is not None:
                 verdict, message = run_end_verdict(run.ended, cpu_limit, memory_mb,
                                                    run.oom_kills, where)
-            elif outcome.failure is not None and run.started:
+            elif (outcome := _given(outcome)).failure is not None and run.started:
                 verdict, message = box_failure_verdict(outcome.failure, outcome, where)
             else:
                 reason = outcome.failure.message if outcome.failure else "the box ended first"

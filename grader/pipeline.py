@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import __version__, early_box
-from grader.box_session import BoxInput, BoxOutcome, Deadlines, ProgressCallback, run_box
+from grader.box_session import (BoxInput, BoxOutcome, Deadlines, ProgressCallback, RunOutcome,
+                                 run_box)
 from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.boxes.interpreter import PackageNotInstalled, imported_packages
@@ -122,16 +123,26 @@ def box_input(group: list[SectionKind], source: bytes, config: GradingConfig) ->
 def grade_group(running: RunningBox, box: Box, group: list[SectionKind], given: BoxInput,
                 config: GradingConfig, on_progress: ProgressCallback | None,
                 machine: SharedMachine | None = None) -> tuple[list[SectionResult], BoxOutcome]:
-    """Run ``group`` in its started box, then let each section judge its own runs."""
-    outcome = run_box(running, given, on_progress, machine.stop if machine else None)
+    """Run ``group`` in its started box, then let each section judge its own runs (a section
+    whose runs have all ended is judged while the box runs the others)."""
+    early: dict[str, SectionResult | None] = {}
+
+    def judge_ended(runs: list[RunOutcome]) -> None:
+        for kind in group:
+            mine = [run for run in runs if run.spec.section == kind.name]
+            if kind.name not in early and all(run.ended for run in mine):
+                early[kind.name] = kind.judge_ended(mine)
+
+    outcome = run_box(running, given, on_progress, machine.stop if machine else None,
+                      judge_ended)
     outcome.allowed_packages = tuple(config.box.packages)  # for the hint of a failed import
     if machine is not None:
         machine.check()  # a box killed by the stop signal has no verdict
     if outcome.hello is None:  # before the hello only the grader's own code runs
         raise GradingError(f"the {box.name} box did not start ({outcome.failure.message}; exit "
                            f"code {outcome.exit.returncode}):\n{outcome.stderr_tail[-2000:]}")
-    results = [kind.judge(outcome, [run for run in outcome.runs if run.spec.section == kind.name])
-               for kind in group]
+    results = [early.get(kind.name) or kind.judge(
+        outcome, [run for run in outcome.runs if run.spec.section == kind.name]) for kind in group]
     return results, outcome
 
 

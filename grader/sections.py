@@ -107,6 +107,11 @@ class SectionKind(ABC):
     def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
         """The section's result from its runs (``runs`` are those of ``self.runs()``)."""
 
+    def judge_ended(self, runs: list[RunOutcome]) -> SectionResult | None:
+        """What ``judge`` will give, worked out while the box still runs, from ``runs`` that
+        have all ended after solution.py was imported; None when only the box's end can say."""
+        return None
+
     def result(self, cases: list[CaseResult], seconds: float, runs: list[RunOutcome],
                failure: tuple[Verdict, str, str] | None = None, **extra) -> SectionResult:
         """Score: the points only when every case passed. ``failure`` is (verdict, message,
@@ -174,13 +179,19 @@ class UnitSection(SectionKind):
                 for path in sorted(source.iterdir()) if path.is_file()}
 
     def judge(self, outcome: BoxOutcome, runs: list[RunOutcome]) -> SectionResult:
-        seconds = sum(run.ended.seconds for run in runs if run.ended)
         failure = import_failure(outcome)
-        if failure is not None:
-            cases = [CaseResult(name=case.name, visibility=visibility, verdict=Verdict.not_run,
-                                message="not run: solution.py could not be imported")
-                     for visibility in VISIBILITIES for case in self.cases[visibility]]
-            return self.result(cases, seconds, runs, (*failure, "section"))
+        if failure is None:
+            return self.judged(runs, outcome)
+        cases = [CaseResult(name=case.name, visibility=visibility, verdict=Verdict.not_run,
+                            message="not run: solution.py could not be imported")
+                 for visibility in VISIBILITIES for case in self.cases[visibility]]
+        return self.result(cases, self.seconds(runs), runs, (*failure, "section"))
+
+    def judge_ended(self, runs: list[RunOutcome]) -> SectionResult:
+        return self.judged(runs, None)
+
+    def judged(self, runs: list[RunOutcome], outcome: BoxOutcome | None) -> SectionResult:
+        """Every case of ``runs``; ``outcome`` explains the runs that did not end."""
         cases = []
         for run in runs:
             visibility = run.spec.visibility
@@ -189,7 +200,11 @@ class UnitSection(SectionKind):
                 self.section, run, self.cases[visibility], outcome, self.expected[visibility],
                 lambda case, tests_dir=tests_dir: common.load_inputs(tests_dir, self.section, case),
                 self.limits.cpu_seconds, self.limits.memory_mb)
-        return self.result(cases, seconds, runs)
+        return self.result(cases, self.seconds(runs), runs)
+
+    @staticmethod
+    def seconds(runs: list[RunOutcome]) -> float:
+        return sum(run.ended.seconds for run in runs if run.ended)
 
 
 class MnistSection(SectionKind):

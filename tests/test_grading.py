@@ -15,6 +15,7 @@ from grader.options import GradingOptions
 from grader.pipeline import GradingError, grade_submission
 from grader.options import DEFAULT_CASES_DIR
 from grader.report_model import GradingReport, Verdict
+from grader.sections import UnitSection
 from reference import common
 from tests.support.processes import (descendants, in_group, wait_for_descendants,
                                      wait_until_gone)
@@ -188,6 +189,29 @@ def test_a_stopped_grader_leaves_no_box_running(tmp_path, stop):
     grading.wait(timeout=20)
     assert time.monotonic() - started < 10
     assert wait_until_gone(box) == set(), "box processes outlived the grader"
+
+
+def test_sections_judged_while_the_box_runs_are_judged_as_at_its_end(tmp_path, monkeypatch):
+    mixed = solution_with(tmp_path, "return np.maximum(inputs, 0.0)", "return inputs")
+    mixed.write_text(mixed.read_text().replace("return parameter - updater.inertia",
+                                               "return parameter - 1 / 0"))
+    judged_early = []
+    judge_ended = UnitSection.judge_ended
+    monkeypatch.setattr(UnitSection, "judge_ended",
+                        lambda self, runs: judged_early.append(self.name) or judge_ended(self, runs))
+    early = grade_submission(mixed, GradingOptions(skip_mnist=True))
+    assert len(judged_early) >= 3  # as their runs ended
+    monkeypatch.setattr(UnitSection, "judge_ended", lambda self, runs: None)
+    late = grade_submission(mixed, GradingOptions(skip_mnist=True))
+
+    def verdicts(report: GradingReport) -> list:
+        return [(s.name, s.status, s.points, s.message, s.output_tails,
+                 [(c.name, c.visibility, c.verdict, c.message) for c in s.cases])
+                for s in report.sections]
+    assert verdicts(early) == verdicts(late)
+    assert [s.status for s in early.sections[:6]] == [
+        Verdict.wrong_answer, Verdict.passed, Verdict.passed, Verdict.passed, Verdict.passed,
+        Verdict.exception]
 
 
 def test_a_grading_leaves_nothing_in_its_process_group():
