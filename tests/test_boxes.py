@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy
@@ -66,3 +67,23 @@ def test_the_runtime_comes_with_bytecode_the_box_takes_as_it_is(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == str(tmp_path / "runtime" / "grader" / "supervisor.py")
+
+
+def test_a_grader_killed_but_not_yet_reaped_counts_as_gone_for_its_containers():
+    """A zombie's pid still has a /proc entry: its containers are stale all the same."""
+    from grader.boxes.docker import running
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{ended.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert Path(f"/proc/{ended.pid}").exists() and not running(ended.pid)
+    ended.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert running(alive.pid)
+    finally:
+        alive.kill()
+        alive.wait()
+    assert not running(ended.pid)

@@ -31,10 +31,10 @@ UNIT = GradingOptions(skip_mnist=True, backend="docker")
 UNIT_PROCESS = GradingOptions(skip_mnist=True)
 
 
-def containers() -> list:
-    """What `docker ps -a --filter label=nn-grader` shows."""
-    return docker_client(timeout=20).containers.list(all=True,
-                                                     filters={"label": CONTAINER_LABEL})
+def containers() -> list[dict]:
+    """What `docker ps -a --filter label=nn-grader` shows, in one call (listing container
+    objects inspects each after the list: one being created or removed meanwhile is a 404)."""
+    return docker_client(timeout=20).api.containers(all=True, filters={"label": CONTAINER_LABEL})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -114,10 +114,11 @@ def test_a_stopped_grader_leaves_no_container_running(tmp_path, number):
     finally:
         if grader.poll() is None:
             grader.kill()
+            grader.wait()
     deadline = time.monotonic() + 30  # SIGKILL: the container sees its stdin end and stops
-    while [c for c in containers() if c.status == "running"] and time.monotonic() < deadline:
+    while [c for c in containers() if c["State"] == "running"] and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [c.name for c in containers() if c.status == "running"] == []
+    assert [c["Names"] for c in containers() if c["State"] == "running"] == []
     grade_submission(REFERENCE_SOLUTION, UNIT)  # the next grading removes what is left
     assert containers() == []
 

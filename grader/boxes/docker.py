@@ -60,21 +60,30 @@ def grader_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a killed grader not yet reaped is a zombie: gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def remove_stale_containers(client) -> None:
     """Containers of graders on this host that are gone (killed with SIGKILL, say)."""
     from docker.errors import DockerException
 
     host = socket.gethostname()
-    try:
-        containers = client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
+    try:  # one listing call: container objects would be inspected one by one after it
+        containers = client.api.containers(all=True, filters={"label": CONTAINER_LABEL})
     except DockerException:
         return
     for container in containers:
-        owner = container.labels.get(GRADER_LABEL, "")
+        owner = (container.get("Labels") or {}).get(GRADER_LABEL, "")
         name, _, pid = owner.partition(":")
-        if name == host and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        if name == host and pid.isdigit() and not running(int(pid)):
             try:
-                container.remove(force=True)
+                client.api.remove_container(container["Id"], force=True)
             except DockerException:
                 pass
 
