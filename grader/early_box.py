@@ -247,8 +247,9 @@ def grade_arguments(argv: list[str]) -> tuple[Path, Path] | None:
 
 
 def start(argv: list[str]) -> None:
-    """Start and feed the unit box of ``grader grade`` when there is a plan for its cases.
-    Never raises: without an early box the grading starts its box itself."""
+    """Start and feed the unit box of ``grader grade`` when there is a plan for its cases,
+    after forking the given-code check's parser (``fork_parser``: before any thread). Never
+    raises: without an early box the grading starts its box itself."""
     global _started
     arguments = grade_arguments(argv)
     if arguments is None:
