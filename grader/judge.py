@@ -131,13 +131,6 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
     return CaseResult(**result, verdict=Verdict.passed)
 
 
-def _given(outcome: BoxOutcome | None) -> BoxOutcome:
-    """The box's outcome, which only a run that ended can be judged without."""
-    if outcome is None:
-        raise ValueError("a run that did not end is judged with the box's outcome")
-    return outcome
-
-
 def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case],
                    outcome: BoxOutcome | None, expected: dict[str, dict[str, np.ndarray]],
                    inputs: Callable[[Case], dict[str, np.ndarray]], cpu_limit: int,
@@ -159,7 +152,9 @@ def judge_unit_run(section: Section, run: RunOutcome, cases: list[Case],
             if run.ended is not None:
                 verdict, message = run_end_verdict(run.ended, cpu_limit, memory_mb,
                                                    run.oom_kills, where)
-            elif (outcome := _given(outcome)).failure is not None and run.started:
+            elif outcome is None:  # only runs that ended are judged without it
+                raise ValueError("a run that did not end is judged with the box's outcome")
+            elif outcome.failure is not None and run.started:
                 verdict, message = box_failure_verdict(outcome.failure, outcome, where)
             else:
                 reason = outcome.failure.message if outcome.failure else "the box ended first"

@@ -83,6 +83,12 @@ class ForkedParser:
             raise ParserGaveUp
         return bytes(data)
 
+    def discard(self) -> None:
+        """Ended unread, and reaped."""
+        os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ParserGaveUp):
+            self.result()
+
 
 _forked: ForkedParser | None = None
 
@@ -104,10 +110,8 @@ def _parsed_by_child(source: str) -> bytes:
     forked, _forked = _forked, None
     if forked is not None and forked.source == source:
         return forked.result()
-    if forked is not None:  # forked for another text: ended, unread
-        os.kill(forked.pid, signal.SIGKILL)
-        with contextlib.suppress(ParserGaveUp):
-            forked.result()
+    if forked is not None:  # forked for another text
+        forked.discard()
     try:
         child = subprocess.run([sys.executable, "-I", "-S", "-c", PARSER_CHILD, PACKAGE_ROOT],
                                input=source.encode("utf-8", errors="replace"),

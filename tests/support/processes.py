@@ -3,36 +3,29 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def _stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process and the fields of its ``/proc/<pid>/stat`` after the command name."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            yield int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
 
 
 def parents() -> dict[int, int]:
     """Every live process and its parent."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(entry.name)] = int(fields[1])
-    return table
+    return {pid: int(fields[1]) for pid, fields in _stats()}
 
 
 def in_group(group: int) -> set[int]:
     """Every process of the process group ``group``, zombies included."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group:
-            found.add(int(entry.name))
-    return found
+    return {pid for pid, fields in _stats() if int(fields[2]) == group}
 
 
 def descendants(pid: int) -> set[int]:
