@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.protocol import IDLE_CPU_SHARE
+
 CONFIG_FILE = "grading.toml"
 
 
@@ -36,6 +38,11 @@ class MnistLimits(Limits):
                                                           "grading machine: import, training and prediction")
     wall_guard_factor: float = Field(3.0, ge=1, description="the box is stopped past this many times "
                                                             "the limit of wall-clock time (against sleeping)")
+    idle_seconds: float = Field(60, ge=2, description="the run is stopped (verdict idle) once its "
+                                f"processes used less than {IDLE_CPU_SHARE:.0%} of one core over "
+                                "this many seconds of wall clock: sleeping or blocked, it would "
+                                "hold its box (and in a class a worker) until the wall-clock "
+                                "guard; its CPU time is read once a second")
     blas_threads: int = Field(1, ge=1, description="BLAS threads of the MNIST box; with more, "
                                                    "waiting threads spin and a loaded machine "
                                                    "inflates the CPU time the budget counts")
@@ -98,6 +105,15 @@ class SimilaritySettings(Strict):
                              "below which a pair is never shown (short correct solutions agree)")
 
 
+class ToleranceSettings(Strict):
+    """The tolerance policy: what every case accepts (``grader audit`` grades variants that
+    rely on it and fails on any of them failing a case)."""
+
+    max_epsilon: float = Field(1e-7, gt=0, le=1e-3, description="any epsilon up to this, "
+                               "added to or clipped in the loss and its gradient, passes every "
+                               "case (the audit grades every decade from it down to 1e-12)")
+
+
 class AuditSettings(Strict):
     """``grader audit``: how strong the test cases must be before they are released."""
 
@@ -114,6 +130,7 @@ class GradingConfig(Strict):
     docker: DockerSettings = DockerSettings()
     similarity: SimilaritySettings = SimilaritySettings()
     audit: AuditSettings = AuditSettings()
+    tolerance: ToleranceSettings = ToleranceSettings()
 
 
 def load_config(cases_dir: Path) -> GradingConfig:

@@ -31,6 +31,14 @@ def render(report: AuditReport, console: Console, verbose: bool = False) -> None
                       Text("ok" if section.passed else "FAIL",
                            style="green" if section.passed else "bold red"))
     console.print(table)
+    variants = Table(title=Text("Accepted variants (the tolerance policy): each must pass"))
+    for column in ("Variant", "Section", "Written as", "Result"):
+        variants.add_column(column)
+    for variant in report.variants:
+        variants.add_row(variant.name, variant.section, variant.explanation,
+                         Text("passed", style="green") if variant.passed
+                         else Text("FALSE FAIL", style="bold red"))
+    console.print(variants)
     for mutant in report.survivors:
         console.print(Text.assemble(("survived ", "bold yellow"), f"{mutant.id} "
                                     f"({mutant.operator}): {mutant.explanation}; killed on the "

@@ -78,18 +78,20 @@ def _large_logits(rng):
 
 
 def _peaked_logits(rng):
-    """One dominant logit per row: most probabilities underflow towards zero."""
+    """One dominant logit in four rows: most of their probabilities underflow towards zero
+    (and their gradients with them); two ordinary rows, so no quantity is near zero overall."""
     x = rng.normal(0.0, 1.0, (6, 10))
-    x[np.arange(6), rng.integers(0, 10, 6)] += 600.0
+    x[np.arange(4), rng.integers(0, 10, 6)[:4]] += 600.0  # six draws: the next cases' stay
     return x
 
 
 def _wide_spread_rows(rng):
-    """Rows whose logits span more than 709 (exp's range): only the row's maximum, not its
-    minimum or a constant, keeps every exp finite."""
-    x = rng.normal(0.0, 3.0, (4, 6))
-    x[:, 0] += 900.0
-    x[:, 1] -= 900.0
+    """Four rows whose logits span more than 709 (exp's range): only the row's maximum, not
+    its minimum or a constant, keeps every exp finite; two ordinary rows, whose gradients are
+    not near zero as the spread rows' are."""
+    x = rng.normal(0.0, 3.0, (6, 6))
+    x[:4, 0] += 900.0
+    x[:4, 1] -= 900.0
     return x
 
 
@@ -112,46 +114,75 @@ def _one_hot(rng, n, d):
     return np.eye(d)[rng.integers(0, d, n)]
 
 
-def crossentropy_case(name, description, n, d, make=None) -> Builder:
+def crossentropy_case(name, description, n, d, make=None, rtol=common.RTOL) -> Builder:
     def build(rng):
         y_gt, y_pred = make(rng) if make else (_one_hot(rng, n, d), _probabilities(rng, n, d, 0.02))
         case = Case(name=name, section="crossentropy", op="loss", description=description,
-                    params={"loss": "CategoricalCrossentropy"})
+                    params={"loss": "CategoricalCrossentropy"}, rtol=rtol)
         return case, {"y_gt": y_gt, "y_pred": y_pred}
     return build
 
 
+def _decimals(rng, low: int, high: int, exponents: np.ndarray) -> np.ndarray:
+    """Values ``k * 10**-e`` (k drawn in [low, high)), parsed from text: exact on every CPU."""
+    digits = rng.integers(low, high, exponents.size)
+    return np.array([float(f"{k}e-{e}") for k, e in zip(digits, exponents.ravel())]
+                    ).reshape(exponents.shape)
+
+
+def _with_true_class(y_gt: np.ndarray, true_class: np.ndarray, others: np.ndarray,
+                     rest_column: np.ndarray | None = None) -> np.ndarray:
+    """Rows of probabilities: ``true_class`` where ``y_gt`` is one, ``others`` elsewhere, and
+    what is left of one in ``rest_column`` (a wrong class per row), or spread over the wrong
+    classes in proportion to ``others``."""
+    wrong = np.where(y_gt == 1, 0.0, others)
+    left = 1.0 - true_class
+    if rest_column is None:
+        wrong *= left[:, None] / wrong.sum(axis=1, keepdims=True)
+    else:
+        rows = np.arange(y_gt.shape[0])
+        wrong[rows, rest_column] = 0.0
+        wrong[rows, rest_column] = left - wrong.sum(axis=1)
+    return wrong + y_gt * true_class[:, None]
+
+
 def _tiny_wrong_class_probabilities(rng):
-    """Wrong classes get 1e-30 .. 1e-200; the true class keeps the rest."""
+    """Wrong classes given 1e-30 .. 1e-200 beside a true class of 0.3 .. 0.9 (and one wrong
+    class holding the rest): the losses are 0.1 .. 1.2, far from 0."""
     n, d = 6, 5
-    y_gt = _one_hot(rng, n, d)
-    powers = np.array([float(f"1e-{k}") for k in rng.integers(30, 200, n * d)])  # exact parsing
-    tiny = rng.uniform(1.0, 10.0, n * d).reshape(n, d) * powers.reshape(n, d)
-    y_pred = np.where(y_gt == 1, 0.0, tiny)
-    y_pred += y_gt * (1.0 - y_pred.sum(axis=1, keepdims=True))
-    return y_gt, y_pred
+    labels = rng.integers(0, d, n)
+    y_gt = np.eye(d)[labels]
+    tiny = _decimals(rng, 1, 10, rng.integers(30, 200, (n, d)))
+    true_class = _decimals(rng, 3, 10, np.ones(n, dtype=int))
+    rest_column = (labels + rng.integers(1, d, n)) % d  # never the true class
+    return y_gt, _with_true_class(y_gt, true_class, tiny, rest_column)
 
 
 def _confident_probabilities(rng):
-    """True-class probabilities within 1e-9 of one."""
-    n, d = 4, 3
-    y_gt = _one_hot(rng, n, d)
-    rest = rng.uniform(1e-10, 1e-9, (n, d))
-    y_pred = np.where(y_gt == 1, 0.0, rest)
-    y_pred += y_gt * (1.0 - y_pred.sum(axis=1, keepdims=True))
-    return y_gt, y_pred
+    """Four rows whose true class is within 1e-9 of one (a loss of about 1e-9, inside atol),
+    then two ordinary rows (true class 0.2 .. 0.6): a loss of zeros fails them."""
+    confident, ordinary, d = 4, 2, 3
+    y_gt = _one_hot(rng, confident + ordinary, d)
+    rest = rng.uniform(1e-10, 1e-9, (confident, d))
+    true_class = np.concatenate([1.0 - np.where(y_gt[:confident] == 1, 0.0, rest).sum(axis=1),
+                                 _decimals(rng, 2, 7, np.ones(ordinary, dtype=int))])
+    others = np.concatenate([rest, rng.uniform(0.5, 1.0, (ordinary, d))])
+    y_pred = np.where(y_gt == 1, 0.0, others)
+    y_pred[confident:] *= (1.0 - true_class[confident:, None]) / \
+        y_pred[confident:].sum(axis=1, keepdims=True)
+    return y_gt, y_pred + y_gt * true_class[:, None]
+
+
+CONFIDENTLY_WRONG_RTOL = 2e-3  # an added epsilon e moves -1/p by e/p: at most 1e-3 for e <= 1e-7
 
 
 def _confidently_wrong_probabilities(rng):
-    """True classes given 1e-6 .. 1e-4: the loss is large; an epsilon of 1e-7 (the course's
-    clipping) leaves it alone, one of 1e-3 changes it."""
+    """True classes given 1e-4 .. 5e-4: an epsilon of 1e-3 (added or clipped) changes the loss
+    and its gradient by 70% or more; one of 1e-7 or less by 0.1% at most (the case's rtol)."""
     n, d = 5, 4
     y_gt = _one_hot(rng, n, d)
-    true_class = np.array([float(f"1e-{k}") for k in rng.integers(4, 7, n)])  # exact parsing
-    rest = _probabilities(rng, n, d, 0.05)
-    rest = np.where(y_gt == 1, 0.0, rest)
-    rest *= (1.0 - true_class[:, None]) / rest.sum(axis=1, keepdims=True)
-    return y_gt, rest + y_gt * true_class[:, None]
+    true_class = _decimals(rng, 1, 6, np.full(n, 4))
+    return y_gt, _with_true_class(y_gt, true_class, _probabilities(rng, n, d, 0.05))
 
 
 def optimizer_case(name, section, description, optimizer, kwargs, shapes, steps) -> Builder:
@@ -184,12 +215,13 @@ CASES: dict[str, dict[str, list[Builder]]] = {
         "hidden": [softmax_case("softmax_far_apart_rows",
                                 "logits near +1000 and -1000 in different rows (stability: "
                                 "subtract the per-row maximum)", 5, 8, _far_apart_logits),
-                   softmax_case("softmax_peaked", "one logit per row larger by 600 "
-                                "(probabilities down to 1e-260)", 6, 10, _peaked_logits),
+                   softmax_case("softmax_peaked", "one logit larger by 600 in four rows "
+                                "(probabilities down to 1e-260), two ordinary rows", 6, 10,
+                                _peaked_logits),
                    softmax_case("softmax_wide", "logits (16, 50)", 16, 50),
-                   softmax_case("softmax_wide_spread_rows", "logits spanning 1800 within each "
-                                "row (stability: the row's maximum, not its minimum)", 4, 6,
-                                _wide_spread_rows)],
+                   softmax_case("softmax_wide_spread_rows", "logits spanning 1800 within four "
+                                "rows (stability: the row's maximum, not its minimum), two "
+                                "ordinary rows", 6, 6, _wide_spread_rows)],
     },
     "dense": {
         "public": [dense_case("dense_small", "inputs (4, 5), 3 units", 4, 5, 3),
@@ -204,17 +236,20 @@ CASES: dict[str, dict[str, list[Builder]]] = {
                    crossentropy_case("crossentropy_batch_of_one", "a batch of one sample (1, 10)",
                                      1, 10)],
         "hidden": [crossentropy_case("crossentropy_tiny_probabilities",
-                                     "wrong classes with probabilities 1e-30 .. 1e-200",
-                                     0, 0, _tiny_wrong_class_probabilities),
+                                     "wrong classes with probabilities 1e-30 .. 1e-200 beside "
+                                     "true classes of 0.3 .. 0.9", 0, 0,
+                                     _tiny_wrong_class_probabilities),
                    crossentropy_case("crossentropy_confident",
-                                     "true-class probabilities within 1e-9 of one",
+                                     "true-class probabilities within 1e-9 of one in four rows "
+                                     "(their loss is about 1e-9), two ordinary rows",
                                      0, 0, _confident_probabilities),
                    crossentropy_case("crossentropy_mnist_sized", "one-hot labels (32, 10)",
                                      32, 10),
                    crossentropy_case("crossentropy_confidently_wrong",
-                                     "true classes given probabilities 1e-6 .. 1e-4 (an "
-                                     "epsilon of 1e-7 is fine, 1e-3 is not)", 0, 0,
-                                     _confidently_wrong_probabilities)],
+                                     "true classes given probabilities 1e-4 .. 5e-4: an epsilon "
+                                     "of 1e-3 (added or clipped) fails, one of 1e-7 or less "
+                                     "passes (rtol 0.002 here)", 0, 0,
+                                     _confidently_wrong_probabilities, CONFIDENTLY_WRONG_RTOL)],
     },
     "sgd": {
         "public": [optimizer_case("sgd_one_parameter", "sgd", "lr=0.1, one (3, 4) parameter, "
@@ -278,44 +313,55 @@ def _files(root: Path) -> dict[str, Path]:
             if path.is_file() and "__pycache__" not in path.parts}
 
 
-def disagreements(committed: Path, fresh: Path) -> list[str]:
-    """How ``fresh`` cases differ from ``committed`` ones: any byte of an input or of
-    ``cases.json``, an expected output beyond ``AGREEMENT_RTOL`` (empty: they agree)."""
-    found = []
+def _differing(committed: Path, fresh: Path) -> dict[str, str]:
+    """Files (``visibility/relative path``) where ``fresh`` cases differ from ``committed``
+    ones, with how: any byte of an input or of ``cases.json``, an expected output beyond
+    ``AGREEMENT_RTOL``, a file only in one of them."""
+    found = {}
     for visibility in VISIBILITIES:
         old, new = _files(committed / visibility), _files(fresh / visibility)
-        found += [f"{visibility}/{name}: only in one of them" for name in sorted(set(old) ^ set(new))]
+        found.update((f"{visibility}/{name}", "only in one of them")
+                     for name in sorted(set(old) ^ set(new)))
         for name in sorted(set(old) & set(new)):
             if "_gt/" not in name:
                 if old[name].read_bytes() != new[name].read_bytes():
-                    found.append(f"{visibility}/{name}: inputs differ")
+                    found[f"{visibility}/{name}"] = "inputs differ"
                 continue
             with np.load(old[name]) as before, np.load(new[name]) as after:
                 if sorted(before.files) != sorted(after.files) or not all(
                         before[key].shape == after[key].shape and np.allclose(
                             before[key], after[key], rtol=AGREEMENT_RTOL, atol=AGREEMENT_ATOL,
                             equal_nan=True) for key in before.files):
-                    found.append(f"{visibility}/{name}: expected outputs differ")
+                    found[f"{visibility}/{name}"] = "expected outputs differ"
     return found
 
 
+def disagreements(committed: Path, fresh: Path) -> list[str]:
+    """How ``fresh`` cases differ from ``committed`` ones (empty: they agree)."""
+    return [f"{name}: {how}" for name, how in _differing(committed, fresh).items()]
+
+
 def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[str]:
-    """Regenerate the cases into ``out``; returns what changed. Cases that agree with a
-    fresh generation (see ``disagreements``) are left as they are, to the byte."""
+    """Regenerate the cases into ``out``; returns what changed. Only the files that differ
+    from a fresh generation (see ``disagreements``) are written: the others stay as they are,
+    to the byte, whatever the last bits of this CPU's ``exp`` and ``log``."""
+    out = Path(out)
     with tempfile.TemporaryDirectory(prefix="nn-cases-") as temporary:
-        write_cases(Path(temporary), seed)
-        if all((Path(out) / visibility).is_dir() for visibility in VISIBILITIES):
-            changed = disagreements(Path(out), Path(temporary))
-            if not changed:
-                return []
-        else:
-            changed = [f"{visibility}/: new" for visibility in VISIBILITIES]
-        for visibility in VISIBILITIES:
-            target = Path(out) / visibility
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(Path(temporary) / visibility, target)
-    return changed
+        fresh = Path(temporary)
+        write_cases(fresh, seed)
+        if not all((out / visibility).is_dir() for visibility in VISIBILITIES):
+            for visibility in VISIBILITIES:
+                shutil.rmtree(out / visibility, ignore_errors=True)
+                shutil.copytree(fresh / visibility, out / visibility)
+            return [f"{visibility}/: new" for visibility in VISIBILITIES]
+        differing = _differing(out, fresh)
+        for name in differing:
+            if (fresh / name).is_file():
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(fresh / name, out / name)
+            else:
+                (out / name).unlink()
+    return [f"{name}: {how}" for name, how in differing.items()]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from grader.audit.mutants import generate_mutants
-from grader.audit.variants import VARIANTS, Variant, VariantError
+from grader.audit.variants import Variant, VariantError, accepted_variants
 from reference import common
 from reference.generate import REFERENCE_DIR
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
@@ -85,7 +85,7 @@ def test_no_max_shift_mutant_is_what_it_says():
 
 
 def test_every_accepted_variant_applies_and_a_stale_one_is_named():
-    for variant in VARIANTS:
+    for variant in accepted_variants(1e-7):
         assert variant.source(REFERENCE) != REFERENCE
     stale = Variant("stale", "relu", "gone", (("no such line", "x"),))
     with pytest.raises(VariantError, match="stale.*not in the reference"):
@@ -109,22 +109,34 @@ def test_weakened_softmax_cases_let_the_no_max_shift_mutant_survive(tmp_path):
     assert softmax["section"] == "softmax" and softmax["score"] < 1.0 and not softmax["passed"]
 
 
-def test_a_case_that_fails_an_accepted_variant_is_a_false_fail(tmp_path):
+def test_a_case_that_hinges_on_the_size_of_a_small_epsilon_is_a_false_fail(tmp_path):
+    """The case real students lost points to: true classes at 1e-5 compared with rtol 1e-5,
+    where an epsilon of 1e-7 added to the predictions moves the gradient by 1%."""
     cases = cases_with_limits(tmp_path / "cases", LIMITS)
     y_gt = np.eye(3)[[0, 1, 2, 0]]
-    y_pred = np.where(y_gt == 1, 1e-15, 0.5 - 5e-16)  # a true class given 1e-15
+    y_pred = np.where(y_gt == 1, 1e-5, 0.5 - 5e-6)
     add_case(cases, common.Case(name="crossentropy_hopeless", section="crossentropy", op="loss",
-                                description="true classes at 1e-15",
+                                description="true classes at 1e-5",
                                 params={"loss": "CategoricalCrossentropy"}),
              {"y_gt": y_gt, "y_pred": y_pred})
     code, report, output = audit("--cases", cases, "--section", "crossentropy", "--json",
                                  tmp_path / "audit.json")
     assert code == 1
-    assert {fail["name"] for fail in report["false_fails"]} == {
-        "crossentropy_clipped_eps", "crossentropy_course_clipping"}
+    failed = {fail["name"] for fail in report["false_fails"]}
+    assert {"crossentropy_added_eps_1e-07", "crossentropy_added_eps_1e-08"} <= failed
+    assert not failed & {"crossentropy_added_eps_1e-12",  # 1e-12 / 1e-5: within rtol
+                         "crossentropy_clipped_1e-07"}    # 1e-5 is above the clip
     assert all("crossentropy_hopeless" in " ".join(fail["failures"])
                for fail in report["false_fails"])
     assert output.index("FALSE FAIL") < output.index("Mutation audit")  # reported first
+
+
+def test_the_policys_epsilon_sets_the_epsilon_variants():
+    names = {variant.name for variant in accepted_variants(1e-5)}
+    assert {"crossentropy_added_eps_1e-05", "crossentropy_added_eps_1e-06",
+            "crossentropy_added_eps_1e-12", "crossentropy_clipped_1e-05"} <= names
+    assert not any("1e-04" in name for name in names)
+    assert "crossentropy_added_eps_1e-05" not in {v.name for v in accepted_variants(1e-7)}
 
 
 def test_unknown_sections_and_missing_cases_are_named(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.audit.mutants import Mutant, generate_mutants
 from grader.audit.probes import write_probes
 from grader.audit.report import AuditReport, MutantResult, SectionAudit, VariantResult
-from grader.audit.variants import VARIANTS, Variant, VariantError
+from grader.audit.variants import Variant, VariantError, accepted_variants
 from grader.batch.executors import LocalExecutor
 from grader.batch.grading import Job
 from grader.batch.store import Key
@@ -115,15 +115,16 @@ def run_audit(cases_dir: Path, jobs: int | None = None, sections: set[str] | Non
     if not Path(cases_dir).is_dir():
         raise AuditError(f"test case directory {cases_dir} does not exist")
     try:
-        min_score = load_config(cases_dir).audit.min_score
+        config = load_config(cases_dir)
     except ConfigError as error:
         raise AuditError(str(error)) from None
+    min_score, accepted = config.audit.min_score, accepted_variants(config.tolerance.max_epsilon)
     reference = REFERENCE_SOLUTION.read_text(encoding="utf-8")
     chosen = sections or known
     mutants = {mutant.id: mutant for mutant in generate_mutants(reference)
                if mutant.section in chosen}
     try:
-        variants = {variant.name: variant.source(reference) for variant in VARIANTS
+        variants = {variant.name: variant.source(reference) for variant in accepted
                     if variant.section in chosen}
     except VariantError as error:
         raise AuditError(str(error)) from None
@@ -136,7 +137,7 @@ def run_audit(cases_dir: Path, jobs: int | None = None, sections: set[str] | Non
         probes = write_probes(work / "probes", Path(cases_dir))
         on_probes = _grade({**{name: mutants[name].source for name in passing}, **variants},
                            probes, jobs, work / "on-probes", on_graded)
-    by_name = {variant.name: variant for variant in VARIANTS}
+    by_name = {variant.name: variant for variant in accepted}
     variant_results = [_variant_result(by_name[name], graded[name]) for name in variants]
     probe_problems = [result for result in (_variant_result(by_name[name], on_probes[name])
                                             for name in variants) if not result.passed]
