@@ -58,6 +58,11 @@ def run_end_verdict(ended: RunEnded, cpu_limit: int, memory_mb: int, oom_kills: 
     if ended.timed_out:
         return Verdict.timeout, (f"time limit exceeded {where} (stopped after "
                                  f"{ended.seconds:.1f} s)")
+    if ended.idle is not None:
+        return Verdict.idle, (f"stopped {where} after {ended.seconds:.0f} s: it used "
+                              f"{ended.idle.cpu_seconds:.2f} CPU s in the last "
+                              f"{ended.idle.window_seconds:.0f} s (sleeping, or waiting for "
+                              "input, a lock or a child process?); the run must keep computing")
     if ended.signal == signal.SIGXCPU or (ended.signal == signal.SIGKILL
                                          and ended.cpu_seconds >= cpu_limit):
         return Verdict.cpu_limit, f"CPU time limit of {cpu_limit} s exceeded {where}"
@@ -112,7 +117,8 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
     a failure gets the hints ``grader.diagnosis`` finds (``inputs`` loads the case's inputs)."""
     result = dict(name=case.name, visibility=visibility, seconds=frame.seconds)
     if frame.status == "exception":
-        problems = _with_hints([frame.error], diagnose_exception(case, inputs(), frame.error_type))
+        problems = _with_hints([frame.error], diagnose_exception(case, inputs(), frame.error_type,
+                                                                 frame.error))
         return CaseResult(**result, verdict=exception_verdict(frame),
                           message=common.case_failure_text(case, problems))
     try:
@@ -120,14 +126,16 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
     except UnreadableOutput as error:
         return CaseResult(**result, verdict=Verdict.unreadable,
                           message=f"case {case.name}: outputs unreadable: {error}")
-    problems = [common.not_an_array_problem(name, text, expected[name])
-                for name, text in frame.not_arrays.items() if name in expected]
+    problems = {name: common.not_an_array_problem(name, text, expected[name])
+                for name, text in frame.not_arrays.items() if name in expected}
     comparable = {name: value for name, value in expected.items() if name not in frame.not_arrays}
-    problems += common.compare_outputs(case, actual, comparable, reveal=visibility == "public")
+    problems.update(common.compare_outputs(case, actual, comparable,
+                                           reveal=visibility == "public"))
     if problems:
-        problems = _with_hints(problems, diagnose(case, inputs(), expected, actual))
+        hints = diagnose(case, inputs(), expected, actual, set(problems))
         return CaseResult(**result, verdict=Verdict.wrong_answer,
-                          message=common.case_failure_text(case, problems))
+                          message=common.case_failure_text(case, _with_hints(
+                              list(problems.values()), hints)))
     return CaseResult(**result, verdict=Verdict.passed)
 
 

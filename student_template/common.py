@@ -226,6 +226,21 @@ def _index_text(flat_index: int, shape: tuple) -> str:
     return str(tuple(int(i) for i in np.unravel_index(flat_index, shape))) if shape else "()"
 
 
+def _relative_error_text(bad: np.ndarray, abs_err: np.ndarray, expected: np.ndarray) -> str:
+    """The largest relative error over the differing values whose expected value is not 0
+    (relative to 0 every error is infinite, which tells nothing), and how many expect 0."""
+    wanted = np.abs(expected.ravel()[bad])
+    at_zero = int(np.count_nonzero(wanted == 0))
+    text = ""
+    if at_zero < bad.size:
+        with np.errstate(all="ignore"):
+            relative = abs_err.ravel()[bad][wanted != 0] / wanted[wanted != 0]
+        text = f", max rel error {np.max(relative):.3g}"
+    if at_zero:
+        text += f" ({'all' if at_zero == bad.size else at_zero} of them where 0 is expected)"
+    return text
+
+
 def compare_quantity(name: str, actual, expected: np.ndarray, rtol: float, atol: float,
                      reveal: bool = True) -> str | None:
     """Return None when ``actual`` matches ``expected``, else a precise explanation."""
@@ -243,13 +258,11 @@ def compare_quantity(name: str, actual, expected: np.ndarray, rtol: float, atol:
             return None
         nonfinite = ~np.isfinite(actual64) & np.isfinite(expected)
         abs_err = np.where(np.isfinite(actual64), np.abs(actual64 - expected), np.inf)
-        rel_err = abs_err / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
     bad = np.flatnonzero(~close)
     worst = int(np.argmax(np.where(close, -1.0, abs_err).ravel()))
     lines = [f"`{name}`: {bad.size} of {expected.size} values differ "
              f"(rtol={rtol:g}, atol={atol:g}); max abs error {abs_err.ravel()[worst]:.3g} "
-             f"at index {_index_text(worst, expected.shape)}, max rel error "
-             f"{np.max(rel_err.ravel()[bad]):.3g}"]
+             f"at index {_index_text(worst, expected.shape)}{_relative_error_text(bad, abs_err, expected)}"]
     if nonfinite.any():
         first = int(np.flatnonzero(nonfinite.ravel())[0])
         lines.append(f"  {int(nonfinite.sum())} values are NaN or infinite, first at index "
@@ -270,17 +283,29 @@ def _quantity_order(item: tuple[str, object]) -> tuple[int, str]:
     return (QUANTITY_ORDER.index(name) if name in QUANTITY_ORDER else len(QUANTITY_ORDER), name)
 
 
-def compare_outputs(case: Case, actual: dict, expected: dict, reveal: bool = True) -> list[str]:
-    """Return one explanation per mismatching quantity (empty when the case passes)."""
-    problems = []
+def compare_outputs(case: Case, actual: dict, expected: dict, reveal: bool = True) -> dict[str, str]:
+    """One explanation per mismatching quantity, by name (empty when the case passes)."""
+    problems = {}
     for name, expected_value in sorted(expected.items(), key=_quantity_order):
         if name not in actual:
-            problems.append(f"`{name}`: no value was produced")
+            problems[name] = f"`{name}`: no value was produced"
             continue
         problem = compare_quantity(name, actual[name], expected_value, case.rtol, case.atol, reveal)
         if problem:
-            problems.append(problem)
+            problems[name] = problem
     return problems
+
+
+FLOATING_POINT_ERRORS = (  # (words of numpy's message, what it means), the first that fits
+    ("overflow encountered in exp", "np.exp overflowed to inf (its argument was above 709): "
+                                    "subtract each row's own maximum first (axis=1, "
+                                    "keepdims=True)"),
+    ("encountered in log", "np.log of 0 or of a negative value: keep its argument above 0"),
+    ("divide by zero", "a division by zero"),
+    ("invalid value", "an invalid operation such as 0/0, inf/inf or inf - inf"),
+    ("overflow", "a value overflowed to inf"),
+    ("", "an overflow, a division by zero or an invalid operation"),
+)
 
 
 def student_traceback(error: BaseException, student_file: str = "solution.py") -> str:
@@ -291,9 +316,8 @@ def student_traceback(error: BaseException, student_file: str = "solution.py") -
     lines += traceback.format_exception_only(type(error), error)
     text = "".join(lines).rstrip()
     if isinstance(error, FloatingPointError):
-        text += ("\nhint: numpy raised a floating-point error (overflow, division by zero or an "
-                 "invalid value); e.g. subtract the per-row maximum before np.exp, "
-                 "and avoid log(0)")
+        what = next(hint for words, hint in FLOATING_POINT_ERRORS if words in str(error))
+        text += f"\nhint: numpy raised a floating-point error: {what}"
     return text
 
 
@@ -314,7 +338,7 @@ def check_section(solution, interface, tests_dir: Path, section: Section) -> lis
             continue
         problems = compare_outputs(case, actual, load_expected(tests_dir, section, case))
         if problems:
-            failures.append(case_failure_text(case, problems))
+            failures.append(case_failure_text(case, list(problems.values())))
     return failures
 
 
