@@ -34,7 +34,7 @@ from grader.options import BACKENDS, REPO_DIR, GradingOptions
 from grader.protocol import SOLUTION_FILE, BoxRequest
 from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
 from grader.student_template import given_code
-from grader.submission import read_submission
+from grader.submission import cite_cells, read_submission
 from grader.uid_slots import NoFreeSlot, grading_uid
 
 if TYPE_CHECKING:
@@ -233,18 +233,24 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
                                                 on_progress, machine)
         except (NoFreeSlot, BoxUnavailable) as error:
             raise GradingError(str(error)) from None
-        changes = given_code_check.result()
+        given = given_code_check.result()
     from reference import common
 
     sections = [results[section.name] for section in common.SECTIONS]
-    warnings = sent.warnings + changes
-    if changes and config.policy.fail_on_modified_code:
+    warnings = sent.warnings + given.warnings()
+    if given.changes and config.policy.fail_on_modified_code:
         for section in sections:
             section.points, section.status = 0.0, Verdict.modified_code
-            section.message, section.failure_scope = f"given code was modified: {changes[0]}", \
-                "section"
+            section.message = f"given code was modified: {given.changes[0]}"
+            section.failure_scope = "section"
         warnings.append("the submission fails: given code was modified "
                         "(policy.fail_on_modified_code = true)")
+    if sent.line_map:  # a notebook: cite its cells' lines, not those of the joined code
+        warnings = [cite_cells(warning, sent.line_map) for warning in warnings]
+        for section in sections:
+            section.message = cite_cells(section.message, sent.line_map)
+            for case in section.cases:
+                case.message = cite_cells(case.message, sent.line_map)
     return GradingReport(
         submission=str(submission), total=sum(s.points for s in sections),
         max_total=sum(s.points for s in common.SECTIONS), sections=sections, warnings=warnings,

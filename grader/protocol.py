@@ -50,6 +50,12 @@ EXIT_CRASH = 70      # the supervisor itself failed (its traceback is on stderr)
 EXIT_BAD_BUNDLE = 71
 EXIT_HOST_GONE = 72  # stdin closed before the end: the grader died
 
+# A run with an idle limit is idle when its processes use less than this share of one core over
+# the limit. Sleeping or blocked (a lock, a pipe, input, a child that sleeps), a run uses next to
+# nothing: a few clock ticks a minute. Work gets far more even on a crowded machine: beside two
+# busy processes per core, training still gets 40% of a core or more, twenty times this share.
+IDLE_CPU_SHARE = 0.02
+
 UNIT, MNIST = "unit", "mnist"  # run kinds: case-by-case outputs, or a trained model's predictions
 MNIST_PREDICTIONS = "predicted"  # the array name in the MNIST case payload
 
@@ -74,6 +80,7 @@ class RunSpec:
     max_file_size_mb: int = 16
     max_output_kb: int = 64
     progress_seconds: float = 0.0  # > 0: report the last output line that often
+    idle_seconds: float = 0.0    # > 0: stop the run once idle (IDLE_CPU_SHARE) for that long
 
 
 @dataclass
@@ -156,6 +163,15 @@ class Progress:
 
 
 @dataclass
+class IdleStop:
+    """Why the supervisor stopped a run as idle: the CPU time its processes used in the last
+    ``window_seconds`` (at least the spec's ``idle_seconds``) was below its idle threshold."""
+
+    window_seconds: float
+    cpu_seconds: float
+
+
+@dataclass
 class RunEnded:
     """How a run's child ended, as the supervisor saw it (it then killed what was left)."""
 
@@ -169,6 +185,7 @@ class RunEnded:
     output_tail: str = ""
     output_truncated: bool = False
     rejected: str = ""           # why some of the child's frames were not forwarded
+    idle: IdleStop | None = None  # set when the supervisor stopped the run as idle
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Gradescope's ``results.json``: a scored entry per section, an unscored entry per case.
 
+A skipped section (``--skip-mnist``) is an unscored entry that says so, never a failure.
 Built from the student view: hidden cases show only their verdict. The MNIST accuracy
 goes to the leaderboard; every test carries its time in ``extra_data.execution_time``
 (Gradescope's test fields have no time of their own), the whole grading in
@@ -10,16 +11,28 @@ from __future__ import annotations
 import json
 
 from grader import student_view
-from grader.report_model import GradingReport, Verdict
+from grader.report_model import GradingReport, SectionResult, Verdict
 
 
 def _status(verdict: Verdict) -> str:
     return "passed" if verdict == Verdict.passed else "failed"
 
 
+def _skipped_test(section: SectionResult) -> dict:
+    """Gradescope knows only passed and failed, and shows a test short of its max_score as
+    failed: a skipped section is a test worth nothing that says it was skipped."""
+    return {"name": f"{section.title} (skipped)", "score": 0.0, "max_score": 0.0,
+            "output": f"{student_view.section_message(section)}: not graded, not counted in "
+                      f"the score (worth {section.max_points:g} when graded)",
+            "visibility": "visible", "extra_data": {"execution_time": 0.0, "skipped": True}}
+
+
 def render(report: GradingReport) -> str:
     tests = []
     for section in report.sections:
+        if section.status == Verdict.skipped:
+            tests.append(_skipped_test(section))
+            continue
         output = student_view.section_message(section) or section.status.value
         printed = student_view.section_output(section)
         if printed.strip() and section.status != Verdict.passed:

@@ -4,12 +4,25 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 
 from grader import student_view
-from grader.report_model import GradingReport, Verdict
+from grader.report_model import GradingReport, SectionResult, Verdict
+
+
+def _failed_whole(section: SectionResult) -> bool:
+    """A failure of the whole section (solution.py not imported, given code changed): its cases
+    were not run, so a test of the section's own says why (a CI view shows no failure else)."""
+    return section.failure_scope == "section" and section.status not in (Verdict.passed,
+                                                                         Verdict.skipped)
+
+
+def _tests(section: SectionResult) -> int:
+    """The section's test cases, and one of the section's own when it was skipped (it has no
+    cases) or failed as a whole."""
+    return len(section.cases) + (section.status == Verdict.skipped) + _failed_whole(section)
 
 
 def render(report: GradingReport) -> str:
     root = ElementTree.Element("testsuites", name="nn-grader", tests=str(
-        sum(len(section.cases) for section in report.sections)))
+        sum(_tests(section) for section in report.sections)))
     error = student_view.error_message(report)
     if error:
         suite = ElementTree.SubElement(root, "testsuite", name="submission", tests="1",
@@ -20,15 +33,24 @@ def render(report: GradingReport) -> str:
         cases = student_view.cases(section)
         failures = sum(case.verdict not in (Verdict.passed, Verdict.skipped, Verdict.not_run)
                        for case in cases)
-        suite = ElementTree.SubElement(root, "testsuite", name=section.name,
-                                       tests=str(len(cases)), failures=str(failures),
-                                       time=f"{section.seconds:.3f}")
+        skipped = section.status == Verdict.skipped
+        suite = ElementTree.SubElement(
+            root, "testsuite", name=section.name, tests=str(_tests(section)),
+            failures=str(failures), errors=str(int(_failed_whole(section))), skipped=str(skipped + sum(
+                case.verdict == Verdict.not_run for case in cases)),
+            time=f"{section.seconds:.3f}")
         ElementTree.SubElement(ElementTree.SubElement(suite, "properties"), "property",
-                               name="points", value=f"{section.points:g}/{section.max_points:g}")
-        if section.status == Verdict.skipped:
+                               name="points", value="skipped" if skipped
+                               else f"{section.points:g}/{section.max_points:g}")
+        if skipped:
             ElementTree.SubElement(ElementTree.SubElement(suite, "testcase", name=section.name,
                                                           classname=section.name), "skipped",
                                    message=section.message)
+        if _failed_whole(section):
+            text = student_view.section_message(section) or section.status.value
+            ElementTree.SubElement(ElementTree.SubElement(
+                suite, "testcase", name=section.name, classname=section.name), "error",
+                type=section.status.value, message=text.splitlines()[0]).text = text
         for case in cases:
             element = ElementTree.SubElement(suite, "testcase", name=case.label,
                                              classname=f"{section.name}.{'hidden' if case.hidden else 'public'}")

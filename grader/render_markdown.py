@@ -29,12 +29,19 @@ def block(text: str) -> str:
 
 def render(report: GradingReport, student: str) -> str:
     lines = [f"# Feedback for {inline(student)}", "",
-             f"**Total: {report.total:g} / {report.max_total:g}**", ""]
+             f"**Total: {report.total:g} / {report.graded_max_total():g}**", ""]
+    skipped = report.skipped_titles()
+    if skipped:
+        lines += [f"{inline(', '.join(skipped))}: skipped, not graded this time (the total is "
+                  f"out of {report.graded_max_total():g}, not {report.max_total:g}).", ""]
     error = student_view.error_message(report)
     if error:
         lines += ["Your submission could not be graded:", "", block(error), ""]
     lines += ["| Section | Result | Cases passed | Points |", "|---|---|---|---|"]
     for section in report.sections:
+        if section.status == Verdict.skipped:
+            lines.append(f"| {inline(section.title)} | skipped | - | skipped |")
+            continue
         passed = sum(case.verdict == Verdict.passed for case in section.cases)
         lines.append(f"| {inline(section.title)} | {section.status.value} | "
                      f"{passed}/{len(section.cases)} | {section.points:g} / "

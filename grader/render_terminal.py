@@ -51,21 +51,34 @@ def _section_notes(section: SectionResult, verbose: bool, for_students: bool) ->
     return notes
 
 
+def _skipped_note(report: GradingReport) -> Text | None:
+    """Under the table: the sections skipped, out of the total (a skip is no 0, nor a point)."""
+    skipped = report.skipped_titles()
+    if not skipped:
+        return None
+    return Text(f"{', '.join(skipped)} skipped: the total is out of "
+                f"{report.graded_max_total():g}, not {report.max_total:g}",
+                style=STYLES[Verdict.skipped])
+
+
 def render(report: GradingReport, console: Console, verbose: bool = False,
            for_students: bool = False) -> None:
-    table = Table(title=Text(f"Grading {report.submission}"))
+    table = Table(title=Text(f"Grading {report.submission}"), caption=_skipped_note(report))
     for column, justify in (("Section", "left"), ("Status", "left"), ("Cases", "right"),
                             ("Points", "right"), ("Time", "right")):
         table.add_column(column, justify=justify)
     for section in report.sections:
         passed = sum(case.verdict == Verdict.passed for case in section.cases)
+        skipped = section.status == Verdict.skipped
         table.add_row(section.title, Text(section.status.value,
                                           style=STYLES.get(section.status, "red")),
-                      f"{passed}/{len(section.cases)}",
-                      f"{section.points:g} / {section.max_points:g}", f"{section.seconds:.2f} s")
+                      "-" if skipped else f"{passed}/{len(section.cases)}",
+                      Text("skipped", style=STYLES[Verdict.skipped]) if skipped
+                      else f"{section.points:g} / {section.max_points:g}",
+                      f"{section.seconds:.2f} s")
     table.add_section()
     table.add_row(Text("Total", style="bold"), "", "",
-                  Text(f"{report.total:g} / {report.max_total:g}", style="bold"),
+                  Text(f"{report.total:g} / {report.graded_max_total():g}", style="bold"),
                   f"{report.seconds:.2f} s")
     console.print(table)
     notes: dict[str, list[str]] = {}  # a failed import is told once, for all its sections

@@ -24,6 +24,7 @@ class Verdict(str, Enum):
     timeout = "timeout"
     memory_limit = "memory_limit"
     cpu_limit = "cpu_limit"
+    idle = "idle"  # its processes stopped computing (sleeping, blocked): stopped early
     killed = "killed"
     exited = "exited"
     missing = "missing"
@@ -64,15 +65,17 @@ class MnistDetails(BaseModel):
                                                                "stopped whatever its CPU time")
     calibration_factor: float = 1.0
     calibration: Text = ""
-    decided_by: Literal["cpu", "wall"] = Field("cpu", description="which time decided: the CPU "
-                                                                  "budget, or the wall-clock guard")
+    decided_by: Literal["cpu", "wall", "idle"] = Field(
+        "cpu", description="what decided: the CPU budget, the wall-clock guard, or the idle limit "
+                           "(its processes stopped computing)")
     blas_threads: int
 
     def timing(self) -> str:
         """The times that count, in words."""
         cpu = "n/a" if self.cpu_seconds is None else f"{self.cpu_seconds:.1f}"
         wall = "n/a" if self.box_seconds is None else f"{self.box_seconds:.1f}"
-        decider = "the CPU budget" if self.decided_by == "cpu" else "the wall-clock guard"
+        decider = {"cpu": "the CPU budget", "wall": "the wall-clock guard",
+                   "idle": "the idle limit"}[self.decided_by]
         return (f"CPU {cpu} s of a {self.cpu_budget_seconds:g} s budget "
                 f"({self.time_limit_seconds:g} s x {self.blas_threads} BLAS threads x "
                 f"{self.calibration_factor:.2f}); wall {wall} s (guard "
@@ -121,3 +124,12 @@ class GradingReport(BaseModel):
                                                           "not be graded)")
     seconds: float
     grader_version: str
+
+    def skipped_titles(self) -> list[str]:
+        """The sections this grading skipped (``--skip-mnist``): neither scored nor failed."""
+        return [section.title for section in self.sections if section.status == Verdict.skipped]
+
+    def graded_max_total(self) -> float:
+        """What ``total`` is out of: the points of the sections graded, skipped ones left out."""
+        return sum(section.max_points for section in self.sections
+                   if section.status != Verdict.skipped)

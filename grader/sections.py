@@ -214,7 +214,8 @@ class MnistSection(SectionKind):
     the whole box, import included: the limit, times the BLAS threads the box is given,
     times the calibration factor of this machine (``grader.calibration``). CPU time, not wall
     time: a loaded machine stretches the wall clock, not the work. A wall-clock guard
-    (``wall_guard_factor`` times the calibrated limit) stops a box that sleeps."""
+    (``wall_guard_factor`` times the calibrated limit) bounds the box whatever happens; a run
+    that stops computing (sleeping, blocked) is stopped sooner, after ``idle_seconds``."""
 
     box_key = MNIST
 
@@ -251,7 +252,8 @@ class MnistSection(SectionKind):
     def runs(self) -> list[RunSpec]:
         return [self.run_spec("public", MNIST, math.ceil(self.cpu_budget),
                               timeout_seconds=self.total_seconds,
-                              progress_seconds=PROGRESS_SECONDS)]
+                              progress_seconds=PROGRESS_SECONDS,
+                              idle_seconds=self.limits.idle_seconds)]
 
     def mnist_files(self) -> dict[str, Path]:
         return {"train": self.inputs.train_path, "test_images": self.inputs.test_images_path}
@@ -285,6 +287,8 @@ class MnistSection(SectionKind):
                                       run.oom_kills, "while training")
             if failure[0] == Verdict.cpu_limit:  # without a cgroup, RLIMIT_CPU holds the budget
                 failure, details.decided_by = (Verdict.timeout, failure[1]), "cpu"
+            elif failure[0] == Verdict.idle:
+                details.decided_by = "idle"
         elif frame is None:
             failure = box_failure_verdict(outcome.failure, outcome, "while training")
         elif frame.status == "exception":

@@ -2,8 +2,12 @@
 
 Students upload what they have: the Python file, the notebook they worked in,
 a zip of their folder. A notebook is graded from its code cells (read with
-nbformat; IPython magics are commented out), a zip from the one
-``solution.py`` (or notebook) it holds; both with a warning that says so.
+nbformat; IPython magics are commented out) joined into one ``solution.py``, a
+zip from the one ``solution.py`` (or notebook) it holds; both with a warning
+that says so. What the grader says of a line of a notebook's joined code
+(tracebacks, syntax errors, the given-code warnings) is told as "cell N, line M"
+(``cite_cells``), cells counted from 1 in notebook order, Markdown cells
+included, as the student sees them.
 Anything else (a binary, an empty file, a zip with several candidates) is
 refused with one message naming what was received and what is expected.
 The file is read as a regular file of bounded size: never a pipe or a device.
@@ -32,10 +36,18 @@ SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
 MAGIC = re.compile(r"^(\s*)([%!].*)$")
 CODING_LINE = re.compile(r"^([ \t\f]*#.*?coding[:=][ \t]*)([-\w.]+)")  # PEP 263
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+NEWLINE = re.compile(r"\r\n|\r|\n")  # Python's line ends, as its line numbers count them
+# the grader's citations of a line of solution.py: a traceback's frames (a syntax error's too),
+# and "at line N" or "on line N" (the given-code warnings, syntax errors); not the template's
+CITED_LINE = re.compile(r'(File "[^"\n]*solution\.py", )line (\d+)'
+                        r"|\b(?:at|on) line (\d+)\b(?! of the template)")
 
 
 class SubmissionError(Exception):
     """The submission cannot be graded; the message says what came and what is expected."""
+
+
+LineMap = dict[int, tuple[int, int]]  # a line of the joined code -> (cell, line in the cell)
 
 
 @dataclass
@@ -43,6 +55,23 @@ class Submission:
     source: bytes
     origin: str                       # what was graded, in words
     warnings: list[str] = field(default_factory=list)
+    line_map: LineMap | None = None   # a notebook's: where each line of ``source`` came from
+
+
+def cite_cells(text: str, line_map: LineMap | None) -> str:
+    """``text`` with its citations of lines of the joined code told as the notebook's "cell N,
+    line M" (a line between two cells keeps its number); unchanged without a ``line_map``."""
+    if not line_map:
+        return text
+
+    def cited(match: re.Match) -> str:
+        frame, number = match.group(1), int(match.group(2) or match.group(3))
+        if number not in line_map:
+            return match.group()
+        cell, line = line_map[number]
+        return f"{frame}cell {cell}, line {line}" if frame else f"in cell {cell}, line {line}"
+
+    return CITED_LINE.sub(cited, text)
 
 
 def _read(path: Path) -> bytes:
@@ -76,23 +105,29 @@ def _notebook_code(data: bytes, name: str) -> Submission:
     except Exception as error:  # nbformat raises several kinds of errors
         raise SubmissionError(f"{name} looks like a notebook but cannot be read ({error})") \
             from None
-    cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    if not any(cell.strip() for cell in cells):
+    cells = [(number, cell.source) for number, cell in enumerate(notebook.cells, start=1)
+             if cell.cell_type == "code"]
+    if not any(source.strip() for _, source in cells):
         raise SubmissionError(f"{name} is a notebook without code; {EXPECTED}")
     magics = 0
-    lines = []
-    for line in "\n\n".join(cells).splitlines():
-        match = MAGIC.match(line)
-        if match:
-            magics += 1
-            line = f"{match.group(1)}# (IPython, not graded) {match.group(2)}"
-        lines.append(line)
+    lines: list[str] = []
+    line_map: LineMap = {}
+    for number, source in cells:
+        if lines:
+            lines.append("")  # a blank line between two cells
+        for in_cell, line in enumerate(NEWLINE.split(source), start=1):
+            match = MAGIC.match(line)
+            if match:
+                magics += 1
+                line = f"{match.group(1)}# (IPython, not graded) {match.group(2)}"
+            lines.append(line)
+            line_map[len(lines)] = (number, in_cell)
     warnings = [f"graded from the {len(cells)} code cells of the notebook {name}; "
                 "submit solution.py itself next time"]
     if magics:
         warnings.append(f"{magics} IPython command line(s) (% or !) were commented out")
     source = ("\n".join(lines) + "\n").encode("utf-8")
-    return Submission(source, f"the code cells of {name}", warnings)
+    return Submission(source, f"the code cells of {name}", warnings, line_map)
 
 
 def _from_zip(data: bytes, name: str) -> Submission:

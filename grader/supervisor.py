@@ -13,7 +13,8 @@ Started by ``grader/box_bootstrap.py`` as the box's PID 1 (bubblewrap
 4. for every run of the request forks a child with that run's limits
    (``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core),
    relays the child's validated case frames, keeps the tail of what it printed,
-   enforces the wall-clock limit, then kills and reaps every process but itself.
+   enforces the wall-clock limit (and, for a run that has one, the idle limit:
+   ``IdleWatch``), then kills and reaps every process but itself.
 
 The end of stdin means the host is gone: everything is killed at once.
 Standard library and numpy only.
@@ -31,11 +32,12 @@ import select
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from grader import protocol
-from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, Imported,
+from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, IdleStop, Imported,
                              NeedInputs, Progress, RunEnded, RunSpec, RunStarted)
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
@@ -43,6 +45,11 @@ READ_CHUNK = 1 << 16
 MAX_OPEN_FILES = 64  # with RLIMIT_FSIZE it bounds memfd memory, which RLIMIT_AS does not count
 REAP_SECONDS = 5.0
 MEBIBYTE = 1 << 20
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of the CPU times in /proc/<pid>/stat
+IDLE_SAMPLE_SECONDS = 1.0  # how often a run with an idle limit has its CPU time read
+# Samples further apart than this mean the supervisor itself was held (blocked sending frames to
+# a host that did not read them): the run may have been waiting for it, so its window restarts.
+IDLE_GAP_SECONDS = 5.0
 
 
 class Modules:
@@ -253,15 +260,44 @@ class OutputTail:
         return ""
 
 
-def children_of_self() -> list[int]:
+def children_of(pid: int | str = "self") -> list[int]:
+    """The children of every thread of process ``pid`` (none once it has ended)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
     pids = []
-    for task in os.listdir("/proc/self/task"):
+    for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/children") as stream:
-                pids += [int(pid) for pid in stream.read().split()]
+            with open(f"/proc/{pid}/task/{task}/children") as stream:
+                pids += [int(child) for child in stream.read().split()]
         except OSError:
             continue
     return pids
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``pid``: its threads' and its reaped children's CPU
+    time (0 once it is gone: its parent's cutime and cstime then hold it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            fields = stream.read().rsplit(b")", 1)[1].split()  # the name may hold anything
+        return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def descendants_cpu_seconds(child: int) -> float | None:
+    """CPU time of every process below this one, with the children they reaped. Each process is
+    read before its parent: one reaped meanwhile is then counted twice, never missed. None when
+    ``child`` (not reaped yet, so listed) is not among this one's children: a kernel without
+    ``/proc/<pid>/task/<tid>/children`` (gVisor...), where no walk tells idle from busy."""
+    pids = children_of()
+    if child not in pids:
+        return None
+    for pid in pids:  # breadth first: the list grows while it is walked
+        pids += children_of(pid)
+    return sum(process_cpu_seconds(pid) for pid in reversed(pids))
 
 
 def kill_everything(kill_all: bool) -> None:
@@ -274,7 +310,7 @@ def kill_everything(kill_all: bool) -> None:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in children_of_self():
+        for pid in children_of():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -290,6 +326,40 @@ def kill_everything(kill_all: bool) -> None:
 def child_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+class IdleWatch:
+    """Stops a run whose processes have stopped computing (sleeping, blocked on a lock, a pipe,
+    input or a child that waits): such a run would hold its box, and in a class its worker,
+    until its wall-clock limit. The run is idle when, over its last ``seconds`` (counted once
+    that much of it has passed), the CPU time ``used()`` reads grew by less than
+    ``protocol.IDLE_CPU_SHARE`` of the window; never while ``used()`` cannot tell (None)."""
+
+    def __init__(self, seconds: float, started: float, used: Callable[[], float | None]):
+        self.seconds, self.used = seconds, used
+        self.samples = deque([(started, 0.0)])  # (when, CPU seconds), oldest first
+        self.most = 0.0  # the largest reading: a process missed in one walk cannot lower it
+        self.next_sample = started + IDLE_SAMPLE_SECONDS
+
+    def check(self, now: float) -> IdleStop | None:
+        """Read the run's CPU time when a sample is due; an ``IdleStop`` if the run is idle."""
+        if now < self.next_sample:
+            return None
+        self.next_sample = now + IDLE_SAMPLE_SECONDS
+        used = self.used()
+        if used is None:
+            return None
+        self.most = max(self.most, used)
+        if now - self.samples[-1][0] > IDLE_GAP_SECONDS:
+            self.samples.clear()
+        self.samples.append((now, self.most))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.seconds:
+            self.samples.popleft()
+        since, before = self.samples[0]
+        window, grown = now - since, self.most - before
+        if window >= self.seconds and grown < protocol.IDLE_CPU_SHARE * window:
+            return IdleStop(window_seconds=round(window, 1), cpu_seconds=round(grown, 3))
+        return None
 
 
 class Supervisor:
@@ -352,7 +422,15 @@ class Supervisor:
             poller.register(descriptor, select.POLLIN)
         open_pipes = {results_read, output_read}
         deadline = started + spec.timeout_seconds
-        last_progress, timed_out, status = started, False, None
+        last_progress, timed_out, status, idle = started, False, None, None
+
+        def run_cpu_seconds() -> float | None:
+            """The run's CPU time so far: its processes', and those this supervisor reaped."""
+            live = descendants_cpu_seconds(pid)
+            return None if live is None else live + child_cpu_seconds() - cpu_before
+
+        watch = IdleWatch(spec.idle_seconds, started, run_cpu_seconds) if spec.idle_seconds \
+            else None
 
         def relay(data: bytes) -> None:
             nonlocal relayed, rejected
@@ -377,7 +455,10 @@ class Supervisor:
             if status is None and now >= deadline:
                 timed_out = True
                 break
-            wait = min(deadline - now, 1.0) if status is None else 0.05
+            if status is None and watch and (idle := watch.check(now)):
+                break
+            wake = min(deadline, watch.next_sample) if watch else deadline
+            wait = min(wake - now, 1.0) if status is None else 0.05
             for descriptor, _ in poller.poll(max(0.0, wait) * 1000):
                 if descriptor == 0:
                     if not os.read(0, READ_CHUNK):
@@ -397,7 +478,7 @@ class Supervisor:
                 last_progress, tail.changed = time.monotonic(), False
                 self.channel.send(Progress(run=index, seconds=round(last_progress - started, 1),
                                            last_line=tail.last_line()))
-        self.kill_everything()  # after a timeout this reaps the child too
+        self.kill_everything()  # after a timeout or an idle stop this reaps the child too
         for descriptor in open_pipes:  # everything is dead now: the rest is finite
             while chunk := os.read(descriptor, READ_CHUNK):
                 drain(descriptor, chunk)
@@ -414,7 +495,7 @@ class Supervisor:
                         timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
                         cpu_seconds=round(child_cpu_seconds() - cpu_before, 3),
                         output_tail=tail.text(), output_truncated=tail.truncated,
-                        rejected=rejected)
+                        rejected=rejected, idle=idle)
 
     def receive_inputs(self, visibility: str) -> None:
         """Ask the host for the ``visibility`` inputs (after the public runs); kept in memory."""

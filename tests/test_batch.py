@@ -64,11 +64,11 @@ def test_a_batch_grades_stores_and_writes_the_gradebook(tmp_path, small_class, c
     assert book["bob"]["total"] == "3" and book["bob"]["softmax"] == "0"
     assert book["'=cmd"]["total"] == "0" and book["'=cmd"]["status"] == "graded"
     assert book["dave"]["status"] == "not gradable" and "PNG image" in book["dave"]["warnings"]
-    assert book["alice"]["mnist"] == "0" and book["alice"]["status"] == "graded"
+    assert book["alice"]["mnist"] == "skipped" and book["alice"]["status"] == "graded"
     listed = json.loads((out / "gradebook.json").read_text())
     assert [row["student"] for row in listed] == ["=cmd", "alice", "bob", "dave"]
     feedback = (out / "feedback" / "bob.md").read_text()
-    assert "**Total: 3 / 5**" in feedback and "hidden case 1" in feedback
+    assert "**Total: 3 / 4**" in feedback and "hidden case 1" in feedback
     assert sorted(path.name for path in (out / "feedback").iterdir()) == \
         ["_cmd.md", "alice.md", "bob.md", "dave.md"]
     page = (out / "report.html").read_text()

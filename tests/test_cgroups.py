@@ -12,9 +12,27 @@ import pytest
 from grader import cgroups
 from grader.cgroups import Cgroup, CgroupUnavailable
 
-needs_v1_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not (cgroups.CGROUP_ROOT / "memory" / "cgroup.procs").exists(),
-    reason="needs root and cgroup v1")
+V1_ONLY = "cgroup v1 only (the v2 logic is tested below, on a made-up tree)"
+
+
+def needs_v1_root(test):
+    """Root is a requirement (CI grades as root); cgroup v1 is the host's choice (may_skip)."""
+    test = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")(test)
+    test = pytest.mark.skipif(not (cgroups.CGROUP_ROOT / "memory" / "cgroup.procs").exists(),
+                              reason=V1_ONLY)(test)
+    return pytest.mark.may_skip(V1_ONLY)(test)
+
+
+def started_when_told(code: str) -> subprocess.Popen:
+    """A Python process that runs ``code`` once a line arrives on its stdin: after the test
+    put it in a group, however late a busy machine lets the test do that."""
+    return subprocess.Popen([sys.executable, "-c", f"import sys; sys.stdin.readline(); {code}"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+
+
+def tell(process: subprocess.Popen) -> None:
+    process.stdin.write("go\n")
+    process.stdin.flush()
 
 
 @needs_v1_root
@@ -24,9 +42,12 @@ def test_a_v1_group_limits_counts_and_kills_its_members_and_is_removed():
     assert (group.directories["memory"] / "memory.limit_in_bytes").read_text().strip() \
         == str(256 << 20)
     assert (group.directories["pids"] / "pids.max").read_text().strip() == "20"
-    sleeper = subprocess.Popen([sys.executable, "-c", "import os, time; time.sleep(0.2); os.fork(); time.sleep(60)"])
+    sleeper = started_when_told("import os, time; os.fork(); time.sleep(60)")
     group.add(sleeper.pid)
-    time.sleep(0.6)
+    tell(sleeper)
+    deadline = time.monotonic() + 30  # a fork takes milliseconds alone
+    while len(group.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(group.pids()) == 2  # the fork joined the group by itself
     group.kill_all()
     assert sleeper.wait(timeout=5) == -signal.SIGKILL
@@ -39,11 +60,10 @@ def test_a_v1_group_limits_counts_and_kills_its_members_and_is_removed():
 def test_memory_past_the_limit_is_an_oom_kill_the_group_counts():
     group = Cgroup.create()
     group.limit(64, 20)
-    hog = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(256 << 20); "
-                            "time.sleep(5)"], stdout=subprocess.DEVNULL)
+    hog = started_when_told("import time; b = bytearray(256 << 20); time.sleep(5)")
     group.add(hog.pid)
-    # the process was already running: what it allocates from now on counts
-    assert hog.wait(timeout=10) == -signal.SIGKILL or group.usage().oom_kills >= 1
+    tell(hog)  # it allocates only once in the group: all of it counts
+    assert hog.wait(timeout=60) == -signal.SIGKILL or group.usage().oom_kills >= 1
     assert group.remove().oom_kills >= 1
 
 

@@ -8,7 +8,9 @@ with ``-m docker``.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ import time
 import pytest
 
 from grader.boxes.base import BoxUnavailable
-from grader.boxes.docker import CONTAINER_LABEL, DockerBox, docker_client
+from grader.boxes.docker import CONTAINER_LABEL, GRADER_LABEL, DockerBox, docker_client, running
 from grader.config import DockerSettings
 from grader.options import GradingOptions
 from grader.pipeline import GradingError, grade_submission
@@ -31,10 +33,24 @@ UNIT = GradingOptions(skip_mnist=True, backend="docker")
 UNIT_PROCESS = GradingOptions(skip_mnist=True)
 
 
-def containers() -> list[dict]:
+def containers(grader: int | None = None) -> list[dict]:
     """What `docker ps -a --filter label=nn-grader` shows, in one call (listing container
-    objects inspects each after the list: one being created or removed meanwhile is a 404)."""
-    return docker_client(timeout=20).api.containers(all=True, filters={"label": CONTAINER_LABEL})
+    objects inspects each after the list: one being created or removed meanwhile is a 404):
+    those of ``grader`` (a pid), else those of this test process and of graders no longer
+    running. Those of another grading running on the machine meanwhile are never this
+    module's."""
+    listed = docker_client(timeout=20).api.containers(all=True, filters={"label": CONTAINER_LABEL})
+
+    def ours(container: dict) -> bool:
+        host, _, pid = (container.get("Labels") or {}).get(GRADER_LABEL, "").partition(":")
+        if not pid.isdigit():
+            return grader is None  # whose it is, nobody can tell: counted
+        if host != socket.gethostname():
+            return False  # another machine's, on a shared engine
+        if grader is not None:
+            return int(pid) == grader
+        return int(pid) == os.getpid() or not running(int(pid))
+    return [container for container in listed if ours(container)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -105,7 +121,7 @@ def test_a_stopped_grader_leaves_no_container_running(tmp_path, number):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not containers():
+        while not containers(grader.pid):
             assert grader.poll() is None and time.monotonic() < deadline, "no container started"
             time.sleep(0.1)
         time.sleep(1.0)
@@ -116,11 +132,12 @@ def test_a_stopped_grader_leaves_no_container_running(tmp_path, number):
             grader.kill()
             grader.wait()
     deadline = time.monotonic() + 30  # SIGKILL: the container sees its stdin end and stops
-    while [c for c in containers() if c["State"] == "running"] and time.monotonic() < deadline:
+    while [c for c in containers(grader.pid) if c["State"] == "running"] and \
+            time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [c["Names"] for c in containers() if c["State"] == "running"] == []
+    assert [c["Names"] for c in containers(grader.pid) if c["State"] == "running"] == []
     grade_submission(REFERENCE_SOLUTION, UNIT)  # the next grading removes what is left
-    assert containers() == []
+    assert containers(grader.pid) == []
 
 
 def test_the_image_holds_no_grader_no_secret_and_runs_as_non_root():
@@ -164,8 +181,10 @@ def test_a_batch_grades_in_containers_with_the_points_of_bubblewrap(tmp_path):
     from tests.grading_fixtures import cases_with_limits
 
     sources = write_class(tmp_path / "class", 6)
+    # 3 s a run: the fork bomb of the class ends by it, the other runs need milliseconds; no
+    # submission of these six sleeps at import: a limit no busy machine reaches
     cases = cases_with_limits(tmp_path / "cases", "[unit]\ntimeout_seconds = 3\n\n[box]\n"
-                              "import_timeout_seconds = 3\n")
+                              "import_timeout_seconds = 60\n")
     outs = {backend: tmp_path / backend for backend in ("process", "docker")}
     for backend, out in outs.items():
         done = subprocess.run([sys.executable, "-m", "grader", "batch", str(tmp_path / "class"),

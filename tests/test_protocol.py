@@ -6,7 +6,7 @@ import runpy
 import pytest
 
 from grader import box_bootstrap, protocol
-from grader.protocol import CaseFrame, FrameReader, ProtocolError, RunEnded
+from grader.protocol import CaseFrame, FrameReader, IdleStop, ProtocolError, RunEnded
 
 
 def test_frames_survive_any_split_of_the_stream():
@@ -46,6 +46,18 @@ def test_malformed_streams_are_protocol_errors(data, match):
 def test_every_field_is_checked(fields, match):
     with pytest.raises(ProtocolError, match=match):
         protocol.from_dict(CaseFrame, fields)
+
+
+def test_an_idle_stop_travels_checked_like_every_field():
+    ended = RunEnded(run=0, returncode=None, signal=None, timed_out=False, seconds=4.2,
+                     cpu_seconds=0.5, idle=IdleStop(window_seconds=3.1, cpu_seconds=0.01))
+    ((got, _),) = FrameReader().feed(protocol.encode_frame(ended))
+    assert got == ended
+    fields = protocol.to_dict(ended)
+    for idle in ({"window_seconds": "3", "cpu_seconds": 0}, {"window_seconds": 3}, True, [],
+                 {"window_seconds": 3, "cpu_seconds": 0, "why": "x"}):
+        with pytest.raises(ProtocolError, match="RunEnded.idle"):
+            protocol.from_dict(RunEnded, {**fields, "idle": idle})
 
 
 def test_a_child_may_send_only_case_frames():

@@ -9,7 +9,8 @@ import pytest
 
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
-from grader.submission import SubmissionError, read_submission
+from grader.report_model import GradingReport, Verdict
+from grader.submission import SubmissionError, cite_cells, read_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION
 
 REFERENCE = REFERENCE_SOLUTION.read_text(encoding="utf-8")
@@ -117,3 +118,76 @@ def test_a_pipe_is_not_read(tmp_path):
     os.mkfifo(tmp_path / "solution.py")
     with pytest.raises(SubmissionError, match="is not a file"):
         read_submission(tmp_path / "solution.py")
+
+
+# The notebooks of the tests below: cell 1 is Markdown, cell 2 the reference up to ReLU (its
+# first line is line 1 of the joined code), cell 3 ReLU onwards (its line 1 is line 8).
+HEAD, RELU = REFERENCE.split("class ReLU(Layer):")
+RELU = "class ReLU(Layer):" + RELU
+RELU_RETURN = "return np.maximum(inputs, 0.0)"  # line 12 of cell 3, line 19 of the joined code
+
+
+def graded_notebook(tmp_path, *cells: str) -> GradingReport:
+    notebook(tmp_path / "homework.ipynb", *cells)
+    return grade_submission(tmp_path / "homework.ipynb", UNIT)
+
+
+def test_a_notebook_whose_cell_raises_gets_the_cell_and_line_in_its_traceback(tmp_path):
+    report = graded_notebook(tmp_path, HEAD, RELU.replace(RELU_RETURN,
+                                                          "return inputs.no_such_thing"))
+    relu = report.sections[0]
+    assert relu.status == Verdict.exception and 'solution.py", cell 3, line 12, in forward\n' \
+        "    return inputs.no_such_thing" in relu.message, relu.message
+    assert all("cell 3, line 12, in forward" in case.message and "line 19" not in case.message
+               for case in relu.cases if case.visibility == "public")
+
+
+@pytest.mark.parametrize("broken, cited", [
+    (RELU.replace(RELU_RETURN, "return np.maximum(inputs, 0.0"),
+     'solution.py", cell 4, line 12\n    return np.maximum(inputs, 0.0\n'),
+    ("def helper():\n\n" + RELU, 'solution.py", cell 4, line 3\n    class ReLU(Layer):\n'),
+], ids=["unclosed parenthesis", "indentation"])
+def test_a_notebook_with_a_syntax_error_in_a_cell_gets_its_cell_and_line(tmp_path, broken,
+                                                                          cited):
+    book = nbformat.v4.new_notebook()  # Markdown cells count too: ReLU is cell 4
+    book.cells = [nbformat.v4.new_markdown_cell("# Homework"), nbformat.v4.new_code_cell(HEAD),
+                  nbformat.v4.new_markdown_cell("## ReLU"), nbformat.v4.new_code_cell(broken)]
+    nbformat.write(book, tmp_path / "homework.ipynb")
+    report = grade_submission(tmp_path / "homework.ipynb", UNIT)
+    for section in report.sections[:6]:
+        assert section.status == Verdict.import_error and cited in section.message, section.message
+    if broken.startswith("def helper"):
+        assert "after function definition in cell 4, line 1" in report.sections[0].message
+
+
+def test_a_notebook_whose_import_raises_gets_the_cell_and_line(tmp_path):
+    report = graded_notebook(tmp_path, HEAD, "x = 1\nraise RuntimeError('my cell')", RELU)
+    assert 'solution.py", cell 3, line 2, in <module>\n' in report.sections[0].message
+
+
+def test_a_notebooks_given_code_warnings_cite_a_cell(tmp_path):
+    added = RELU.replace("        inputs = self.forward_inputs\n",
+                         "        inputs = self.forward_inputs\n        print(inputs)\n", 1)
+    report = graded_notebook(tmp_path, HEAD, added)
+    assert report.total == 4.0
+    assert report.warnings[1:] == ["code added outside the solution regions (allowed, not graded): "
+                                   "in cell 3, line 25: 'print(inputs)' (in ReLU.backward)"]
+
+
+def test_only_the_graders_citations_of_a_notebooks_lines_are_rewritten():
+    cells = {8: (3, 1), 19: (3, 12)}
+    text = ('File "/tmp/box/solution.py", line 19, in forward\n'
+            'File "/usr/lib/numpy/core.py", line 19, in sum\n'
+            "given code removed: 'x = 1' (line 19 of the template, in ReLU)\n"
+            'File "/tmp/box/solution.py", line 7\n'  # the blank line between two cells
+            "IndentationError: expected an indented block after 'if' statement on line 8\n"
+            "the begin marker at line 19 is inside the region begun at line 8 of the template")
+    assert cite_cells(text, cells) == (
+        'File "/tmp/box/solution.py", cell 3, line 12, in forward\n'
+        'File "/usr/lib/numpy/core.py", line 19, in sum\n'
+        "given code removed: 'x = 1' (line 19 of the template, in ReLU)\n"
+        'File "/tmp/box/solution.py", line 7\n'
+        "IndentationError: expected an indented block after 'if' statement in cell 3, line 1\n"
+        "the begin marker in cell 3, line 12 is inside the region begun at line 8 of the "
+        "template")
+    assert cite_cells(text, None) == text  # a .py file: its own lines

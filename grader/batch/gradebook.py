@@ -2,8 +2,10 @@
 
 One row per student of the latest batch's roster, from their newest result for the
 latest batch's (cases, grader): a student with no result yet is listed as ``not graded``.
-Cells a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` first) are
-written with a leading apostrophe.
+A section the grading skipped (``--skip-mnist``) reads ``skipped``, never 0: ``total`` is
+the sum over the sections graded and ``max_total`` what it is out of. Cells a spreadsheet
+would take for a formula (``=``, ``+``, ``-``, ``@`` first) are written with a leading
+apostrophe.
 """
 from __future__ import annotations
 
@@ -13,16 +15,18 @@ import json
 import re
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from grader import render_markdown
 from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
-from grader.report_model import GradingReport
+from grader.report_model import GradingReport, Verdict
 from reference import common
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SKIPPED = "skipped"
 
 
 class GradebookError(Exception):
@@ -31,9 +35,11 @@ class GradebookError(Exception):
 
 class GradebookRow(BaseModel):
     student: str
-    points: dict[str, float | None]  # by section name; None when not graded
-    total: float | None
-    max_total: float
+    points: dict[str, float | Literal["skipped"] | None] = Field(
+        description="by section name: the points, 'skipped' for a section the grading skipped "
+                    "(--skip-mnist), None when the student has no grading")
+    total: float | None = Field(description="the sum over the sections graded")
+    max_total: float = Field(description="what total is out of: skipped sections left out")
     mnist_accuracy: float | None = None
     mnist_seconds: float | None = None
     status: str  # graded, not gradable, grader failed, not graded
@@ -67,14 +73,16 @@ def rows(store: ResultStore) -> list[GradebookRow]:
                                          batch.cases_digest, batch.grader_version))
         points = {section.name: None for section in common.SECTIONS}
         if report is not None:
-            points.update((section.name, section.points) for section in report.sections)
+            points.update((section.name, SKIPPED if section.status == Verdict.skipped
+                           else section.points) for section in report.sections)
         accuracy, seconds = _mnist(report)
         warnings = list(report.warnings) if report else []
         if report is not None and report.error:
             warnings.insert(0, report.error.splitlines()[0])
         result.append(GradebookRow(
             student=member.student, points=points, total=report.total if report else None,
-            max_total=sum(section.points for section in common.SECTIONS),
+            max_total=report.graded_max_total() if report
+            else sum(section.points for section in common.SECTIONS),
             mnist_accuracy=accuracy, mnist_seconds=seconds, status=_status(report),
             warnings=warnings, report=report))
     return result
@@ -88,12 +96,13 @@ def safe_cell(value: object) -> str:
 def to_csv(book: list[GradebookRow]) -> str:
     sink = io.StringIO()
     writer = csv.writer(sink, lineterminator="\n")
-    writer.writerow(["student", *(s.name for s in common.SECTIONS), "total", "mnist_accuracy",
-                     "mnist_seconds", "status", "warnings"])
+    writer.writerow(["student", *(s.name for s in common.SECTIONS), "total", "max_total",
+                     "mnist_accuracy", "mnist_seconds", "status", "warnings"])
     for row in book:
         writer.writerow([safe_cell(cell) for cell in (
             row.student, *(row.points[s.name] for s in common.SECTIONS), row.total,
-            row.mnist_accuracy, row.mnist_seconds, row.status, " | ".join(row.warnings))])
+            row.max_total, row.mnist_accuracy, row.mnist_seconds, row.status,
+            " | ".join(row.warnings))])
     return sink.getvalue()
 
 

@@ -25,12 +25,16 @@ def _svg(figure: plt.Figure) -> str:
     return text[SVG_START.search(text).start():]
 
 
-def score_distribution(totals: Sequence[float], max_total: float) -> str:
+def score_distribution(totals: Sequence[float], max_total: float,
+                       skipped: Sequence[str] = ()) -> str:
+    """Totals out of ``max_total``, the points of the sections graded: a ``skipped`` section
+    (``--skip-mnist``) is named on the axis, not counted as points missed."""
     figure, axes = plt.subplots(figsize=FIGURE_SIZE)
     edges = [step * 0.5 - 0.25 for step in range(int(max_total * 2) + 2)]
     axes.hist(totals, bins=edges, color="#4c72b0", edgecolor="white")
-    axes.set(xlabel="total points", ylabel="students", title="Score distribution",
-             xlim=(-0.5, max_total + 0.5))
+    left_out = f"; {', '.join(skipped)} skipped" if skipped else ""
+    axes.set(xlabel=f"total points (out of {max_total:g}{left_out})", ylabel="students",
+             title="Score distribution", xlim=(-0.5, max_total + 0.5))
     axes.yaxis.get_major_locator().set_params(integer=True)
     return _svg(figure)
 

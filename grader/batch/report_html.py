@@ -17,14 +17,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from grader.batch import plots
-from grader.batch.gradebook import GradebookRow
+from grader.batch.gradebook import SKIPPED, GradebookRow
 from grader.batch.similarity import SimilarPair
 from grader.batch.store import Batch
 from grader.report_model import Verdict
 from reference import common
 
 REPORT_FILE = "report.html"
-NOT_FAILURES = (Verdict.passed, Verdict.skipped)
 MAX_PAIRS_SHOWN = 40
 NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?")
 
@@ -36,7 +35,7 @@ class SectionFailure:
     example: str   # the first message of that kind, numbers as they were
     students: int
     failed: int    # students who failed the section, whatever the failure
-    graded: int
+    graded: int    # students the section was graded for (not skipped)
 
 
 def _failure_kind(message: str) -> str:
@@ -44,15 +43,17 @@ def _failure_kind(message: str) -> str:
 
 
 def common_failures(book: list[GradebookRow]) -> list[SectionFailure]:
-    """For each section, the failure most students hit (verdict and message, numbers aside)."""
+    """For each section, the failure most students hit (verdict and message, numbers aside),
+    among the students it was graded for: a skipped section is no failure."""
     graded = [row.report for row in book if row.report is not None and row.report.error is None]
     result = []
     for section in common.SECTIONS:
         kinds: Counter[tuple[str, str]] = Counter()
         examples: dict[tuple[str, str], str] = {}
-        for report in graded:
-            found = next((s for s in report.sections if s.name == section.name), None)
-            if found is None or found.status in NOT_FAILURES:
+        results = [found for report in graded for found in report.sections
+                   if found.name == section.name and found.status != Verdict.skipped]
+        for found in results:
+            if found.status == Verdict.passed:
                 continue
             kind = (found.status.value, _failure_kind(found.message))
             kinds[kind] += 1
@@ -60,7 +61,7 @@ def common_failures(book: list[GradebookRow]) -> list[SectionFailure]:
         if kinds:
             (verdict, kind), count = kinds.most_common(1)[0]
             result.append(SectionFailure(section.title, verdict, examples[(verdict, kind)],
-                                         count, sum(kinds.values()), len(graded)))
+                                         count, sum(kinds.values()), len(results)))
     return result
 
 
@@ -72,16 +73,29 @@ def _pass_rate(graded: list[GradebookRow], name: str) -> float | None:
         if statuses else None
 
 
+def _skipped(graded: list[GradebookRow]) -> list[str]:
+    """The sections no graded student had graded (``--skip-mnist``): left out of the totals."""
+    skipped = [set(row.report.skipped_titles()) for row in graded]
+    return [section.title for section in common.SECTIONS
+            if skipped and all(section.title in titles for titles in skipped)]
+
+
+def _max_total(graded: list[GradebookRow]) -> float:
+    """What the totals are out of: the sections graded (a batch grades every student alike)."""
+    return max((row.max_total for row in graded),
+               default=sum(section.points for section in common.SECTIONS))
+
+
 def _charts(book: list[GradebookRow], failures: list[SectionFailure]) -> dict[str, Markup]:
     graded = [row for row in book if row.report is not None and row.report.error is None]
-    max_total = sum(section.points for section in common.SECTIONS)
     rated = {s.title: _pass_rate(graded, s.name) for s in common.SECTIONS}
     rated = {title: rate for title, rate in rated.items() if rate is not None}
     trained = [row for row in graded if row.mnist_accuracy is not None and row.mnist_seconds]
     min_accuracy = next((s.mnist.min_accuracy for row in trained for s in row.report.sections
                          if s.mnist is not None), 0.9)
     charts = {
-        "scores": plots.score_distribution([row.total for row in graded], max_total),
+        "scores": plots.score_distribution([row.total for row in graded], _max_total(graded),
+                                           _skipped(graded)),
         "pass_rates": plots.pass_rates(list(rated), list(rated.values())),
     }
     if trained:
@@ -103,11 +117,13 @@ def render(book: list[GradebookRow], batch: Batch, pairs: list[SimilarPair],
     failures = common_failures(book)
     graded = [row for row in book if row.status == "graded"]
     totals = sorted(row.total for row in graded)
+    skipped = _skipped(graded)
     return environment.get_template("report.html.j2").render(
         book=book, batch=batch, sections=common.SECTIONS, failures=failures,
         charts=_charts(book, failures), pairs=pairs[:MAX_PAIRS_SHOWN],
         more_pairs=max(0, len(pairs) - MAX_PAIRS_SHOWN), threshold=threshold,
-        min_overlap=min_overlap, graded=len(graded),
+        min_overlap=min_overlap, graded=len(graded), skipped=skipped,
+        max_total=_max_total(graded), skipped_value=SKIPPED,
         mean=sum(totals) / len(totals) if totals else None,
         median=totals[len(totals) // 2] if totals else None,
         statuses=Counter(row.status for row in book),

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Graded:
     report: GradingReport
     stdout: str
     returncode: int
+    pid: int  # the grader's (``unshare`` and ``run_as`` exec it: the process the runner started)
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,24 @@ class Runner:
         return None if self.user is None else pwd.getpwnam(self.user).pw_uid
 
     def grade(self, area: Area, submission: Path, cases: Path, *arguments: str,
-              environment: dict[str, str] | None = None, timeout: float = 300) -> Graded:
+              environment: dict[str, str] | None = None, timeout: float = 300,
+              on_start: Callable[[int], None] | None = None) -> Graded:
+        """Grade ``submission``; ``on_start`` is given the grader's pid as soon as it runs."""
         out = area.directory(f"report-{uuid.uuid4().hex[:12]}") / "report.json"
         command = self.command(["grade", str(submission), "--cases", str(cases), "--backend",
                                 self.backend, "--json", str(out), *arguments])
-        result = subprocess.run(command, capture_output=True, timeout=timeout, cwd=REPO_DIR,
-                                env={**os.environ, "COLUMNS": "200", **(environment or {})})
-        stdout = result.stdout.decode("utf-8", errors="replace")
-        assert out.exists(), (f"no report ({result.returncode}):\n{stdout}\n"
-                              f"{result.stderr.decode(errors='replace')}")
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              cwd=REPO_DIR, env={**os.environ, "COLUMNS": "200",
+                                                 **(environment or {})}) as grading:
+            try:
+                if on_start is not None:
+                    on_start(grading.pid)
+                output, errors = grading.communicate(timeout=timeout)
+            except BaseException:
+                grading.kill()
+                raise
+        stdout = output.decode("utf-8", errors="replace")
+        assert out.exists(), (f"no report ({grading.returncode}):\n{stdout}\n"
+                              f"{errors.decode(errors='replace')}")
         report = GradingReport.model_validate_json(out.read_text(encoding="utf-8"))
-        return Graded(report, stdout, result.returncode)
+        return Graded(report, stdout, grading.returncode, grading.pid)

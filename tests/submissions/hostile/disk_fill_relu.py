@@ -1,4 +1,5 @@
-# Sabotage: ReLU.forward writes files of 8 MiB into every writable place until none is left.
+# Sabotage: ReLU.forward writes files of 8 MiB (named with the test's token) into every writable
+# place until none is left.
 import os
 
 
@@ -8,7 +9,7 @@ class ReLU(ReLU):
         for directory in ("/tmp", "/dev/shm", "/var/tmp", "."):
             for index in range(200):
                 try:
-                    with open(os.path.join(directory, f"fill-{index}"), "wb") as stream:
+                    with open(os.path.join(directory, f"@TOKEN@-fill-{index}"), "wb") as stream:
                         for _ in range(8):
                             stream.write(chunk)
                             written += len(chunk)
