@@ -1,5 +1,5 @@
 """``grader`` and ``python -m grader``: the command-line interface, after ``grader grade`` has
-started its unit box (``grader.early_box``: the box boots while the interface loads)."""
+started its unit box (``grader.boxes.early_start``: the box boots while the interface loads)."""
 import gc
 import os
 import sys
@@ -14,7 +14,7 @@ LOADING_SECONDS = 2.0  # a unit grading is over by then; a longer one (MNIST) co
 def end_grading(code: object) -> NoReturn:
     """End ``grader grade`` at once: its reports are written and closed, its boxes are gone,
     and tearing the interpreter down would only free memory (a tenth of the command)."""
-    from grader import early_box
+    from grader.boxes import early_start as early_box
 
     early_box.discard_unclaimed()
     if code is not None and not isinstance(code, int):
@@ -38,7 +38,7 @@ def main() -> None:
         sys.setswitchinterval(BOX_THREADS_WAIT)
     for variable in HOST_BLAS_THREADS:  # the grader only compares arrays: spinning BLAS
         os.environ.setdefault(variable, "1")  # threads would take the CPU its boxes need
-    from grader import early_box
+    from grader.boxes import early_start as early_box
 
     early_box.start(sys.argv[1:])  # first: it may fork, which is safe before any thread
     if grading:

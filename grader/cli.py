@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sandboxed auto-grader for the numpy neural-network assignment.")
@@ -46,7 +47,7 @@ def fail(message: str) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from grader.untrusted_text import shown
+    from grader.reports.untrusted_text import shown
 
     Console(stderr=True).print(Text.assemble(("error", "red"), f": {shown(message)}"),
                                soft_wrap=True)
@@ -95,8 +96,10 @@ def grade(
                              sandbox=not no_sandbox)
     from rich.console import Console
 
-    from grader import render_terminal  # loaded before the grading, which waits for its box
-    from grader.render_progress import ProgressDisplay
+    from grader.reports import (
+        terminal as render_terminal,  # loaded before the grading, which waits for its box
+    )
+    from grader.reports.progress import ProgressDisplay
 
     code = 0
     try:
@@ -106,11 +109,11 @@ def grade(
         cause = "submission" if isinstance(error, SubmissionError) else "grader"
         report, code = failed_report(submission, str(error), cause), 2
     render_terminal.render(report, Console(), verbose, for_students)
-    for path, renderer in ((json_path, None), (gradescope, "render_gradescope"),
-                           (junit, "render_junit")):
+    for path, renderer in ((json_path, None), (gradescope, "grader.platforms.gradescope.results"),
+                           (junit, "grader.reports.junit")):
         if path is not None:  # a renderer loads only when its file is asked for
             text = report.model_dump_json(indent=2) if renderer is None else \
-                importlib.import_module(f"grader.{renderer}").render(report)
+                importlib.import_module(renderer).render(report)
             try:
                 path.write_text(text, encoding="utf-8")
             except OSError as error:
@@ -159,7 +162,7 @@ def batch(
                            regrade=regrade, cluster=cluster)
     from rich.console import Console
 
-    from grader.render_batch import BatchDisplay, print_summary
+    from grader.reports.batch import BatchDisplay, print_summary
 
     console = Console(stderr=True)
     try:
@@ -209,8 +212,8 @@ def audit(
     score is below [audit] min_score of grading.toml."""
     from rich.console import Console
 
-    from grader import render_audit
     from grader.audit.run import AuditError, run_audit
+    from grader.reports import audit as render_audit
 
     if jobs is not None and jobs < 1:
         fail("--jobs must be at least 1")
@@ -252,7 +255,7 @@ def export_gradescope(
     """Build a complete Gradescope autograder: setup.sh, run_autograder, the grader, the
     test cases and MNIST (never the reference solution). Upload the zip as the assignment's
     autograder."""
-    from grader import export_gradescope as exporter
+    from grader.platforms.gradescope import export as exporter
 
     try:
         exported = exporter.build(out, mnist_dir, wheels, python_version, not no_download)
@@ -269,7 +272,7 @@ def gradescope_run(
     cases: CasesOption = DEFAULT_CASES_DIR,
 ) -> None:
     """What an exported autograder's run_autograder runs (always writes results.json)."""
-    from grader import gradescope_run as runner
+    from grader.platforms.gradescope import run as runner
 
     options = GradingOptions(cases_dir=cases, mnist_fetch=False)
     raise typer.Exit(runner.run(submission_dir, results, options))
@@ -310,7 +313,7 @@ def template(
     out: Annotated[Optional[Path], typer.Option(help="target directory")] = None,
 ) -> None:
     """Regenerate student_template/ from reference/ and the public cases."""
-    from grader import student_template
+    from grader.given_code import template as student_template
 
     path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
     typer.echo(f"wrote {path}")
@@ -324,8 +327,8 @@ def calibrate(
                             "grading.toml (where the assignment's 10 minutes hold)")] = False,
 ) -> None:
     """Measure this machine with the calibration workload: the MNIST budget scales with it."""
-    from grader import calibration
     from grader.config import CONFIG_FILE, ConfigError, load_config
+    from grader.mnist import calibration
 
     try:
         measured = calibration.measure()
@@ -352,7 +355,7 @@ def schema(
 ) -> None:
     """Print the JSON schema of the report (or of grading.toml)."""
     from grader.config import GradingConfig
-    from grader.report_model import GradingReport
+    from grader.reports.model import GradingReport
 
     model = GradingConfig if config else GradingReport
     typer.echo(json.dumps(model.model_json_schema(), indent=2))

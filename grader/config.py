@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.protocol import IDLE_CPU_SHARE
+from grader.boxes.protocol import IDLE_CPU_SHARE
 
 CONFIG_FILE = "grading.toml"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_CASES_DIR = REPO_DIR / "test_cases"
+from grader.paths import DEFAULT_CASES_DIR
+
 BACKENDS = ("process", "docker")
 
 

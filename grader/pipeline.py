@@ -8,9 +8,9 @@ thing the backends change: the supervisor, the protocol and the judging are
 the same.
 
 A spare single-threaded box is started first, before numpy, the sections and
-the cases are loaded (``grader.sections`` is imported only then): the box
+the cases are loaded (``grader.sections.kinds`` is imported only then): the box
 boots on one core while the grader loads on the other. ``grader grade`` starts
-it even earlier, fed from the last grading's plan (``grader.early_box``); it is
+it even earlier, fed from the last grading's plan (``grader.boxes.early_start``); it is
 used only when it was given exactly what this grading gives it.
 """
 from __future__ import annotations
@@ -21,28 +21,36 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import __version__, early_box
-from grader.box_session import (BoxInput, BoxOutcome, Deadlines, ProgressCallback, RunOutcome,
-                                 run_box)
+from grader import __version__
 from grader.boxes import Box, BoxUnavailable, make_box
+from grader.boxes import early_start as early_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.boxes.interpreter import PackageNotInstalled, imported_packages
+from grader.boxes.machine_share import SharedMachine
+from grader.boxes.protocol import SOLUTION_FILE, BoxRequest
+from grader.boxes.session import (
+    BoxInput,
+    BoxOutcome,
+    Deadlines,
+    ProgressCallback,
+    RunOutcome,
+    run_box,
+)
+from grader.boxes.uid_slots import NoFreeSlot, grading_uid
 from grader.config import ConfigError, GradingConfig, load_config
-from grader.machine_share import SharedMachine
-from grader.modification import check_modifications
-from grader.options import BACKENDS, REPO_DIR, GradingOptions
-from grader.protocol import SOLUTION_FILE, BoxRequest
-from grader.report_model import GradingReport, SandboxInfo, SectionResult, Verdict
-from grader.student_template import given_code
+from grader.given_code.check import check_modifications
+from grader.given_code.template import given_code
+from grader.options import BACKENDS, GradingOptions
+from grader.paths import REFERENCE_DIR
+from grader.reports.model import GradingReport, SandboxInfo, SectionResult, Verdict
 from grader.submission import cite_cells, read_submission
-from grader.uid_slots import NoFreeSlot, grading_uid
 
 if TYPE_CHECKING:
-    from grader.sections import SectionKind
+    from grader.sections.kinds import SectionKind
 
 SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
 SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
-REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"
+REFERENCE_SOLUTION = REFERENCE_DIR / "solution.py"
 
 
 class GradingError(Exception):
@@ -66,7 +74,7 @@ def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
 def build_sections(config: GradingConfig, options: GradingOptions
                    ) -> tuple[list[SectionKind], dict[str, SectionResult]]:
     """The sections to grade, and the results of those ``options`` skip."""
-    from grader.sections import KINDS, CasesError
+    from grader.sections.kinds import KINDS, CasesError
     from reference import common
 
     kinds, skipped = [], {}

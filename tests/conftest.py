@@ -5,11 +5,15 @@ import os
 
 import pytest
 
-from grader.early_box import PLANS_VARIABLE
+from grader.boxes.early_start import PLANS_VARIABLE
 from tests.grading_fixtures import cases_with_limits
+
 # GRADER_TESTS_REQUIRE_ALL=1 (CI): a skip fails unless it is marked may_skip
 from tests.support.require_all import (  # noqa: F401 - hooks, found here by pytest
-    pytest_configure, pytest_make_collect_report, pytest_runtest_makereport)
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.options import DEFAULT_CASES_DIR, REPO_DIR
 from grader.mnist import cache, sources
+from grader.paths import DEFAULT_CASES_DIR, REPO_DIR
 from reference.mnist_data import MnistData
 
 REFERENCE_SOLUTION = REPO_DIR / "reference" / "solution.py"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import render_markdown
 from grader.batch.gradebook import file_name, safe_cell
 from grader.batch.similarity import similar_pairs
 from grader.batch.store import DATABASE_FILE
+from grader.given_code.template import stub_solution
 from grader.pipeline import failed_report
-from grader.student_template import stub_solution
+from grader.reports import markdown as render_markdown
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
 from tests.support.classroom import broken_source, reference_source
 

@@ -12,13 +12,22 @@ import sys
 from pathlib import Path
 
 from grader.boxes.in_container import box_site
-from grader.boxes.interpreter import (imported_packages, package_paths, pinned_requirements,
-                                      python_layout)
-from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.boxes.interpreter import (
+    imported_packages,
+    package_paths,
+    pinned_requirements,
+    python_layout,
+)
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import grade_submission
-from grader.report_model import Verdict
-from tests.grading_fixtures import (PLOTS_AND_PROGRESS, REFERENCE_SOLUTION,
-                                    cases_with_limits, with_header)
+from grader.reports.model import Verdict
+from tests.grading_fixtures import (
+    PLOTS_AND_PROGRESS,
+    REFERENCE_SOLUTION,
+    cases_with_limits,
+    with_header,
+)
 
 
 def grader_cli(*args: str) -> subprocess.CompletedProcess:

@@ -60,13 +60,13 @@ def test_the_runtime_comes_with_bytecode_the_box_takes_as_it_is(tmp_path):
     for name, data in runtime_files().items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    (tmp_path / "runtime" / "grader" / "supervisor.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "runtime" / "grader" / "boxes" / "supervisor.py").write_text("raise SystemExit(3)\n")
     shown = subprocess.run(
         [sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, 'runtime'); "
-         "import grader.supervisor as s; print(s.main.__code__.co_filename)"],
+         "import grader.boxes.supervisor as s; print(s.main.__code__.co_filename)"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.strip() == str(tmp_path / "runtime" / "grader" / "supervisor.py")
+    assert shown.stdout.strip() == str(tmp_path / "runtime" / "grader" / "boxes" / "supervisor.py")
 
 
 def test_a_grader_killed_but_not_yet_reaped_counts_as_gone_for_its_containers():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader import calibration
+from grader.mnist import calibration
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits, synthetic_mnist_cache

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from grader import cgroups
-from grader.cgroups import Cgroup, CgroupUnavailable
+from grader.boxes import cgroups
+from grader.boxes.cgroups import Cgroup, CgroupUnavailable
 
 V1_ONLY = "cgroup v1 only (the v2 logic is tested below, on a made-up tree)"
 
@@ -110,7 +110,7 @@ def test_groups_left_by_a_dead_grader_are_removed(monkeypatch, tmp_path):
 
 def test_a_group_half_made_is_removed_without_error(tmp_path):
     """Creation can fail after some controllers (a read-only hierarchy in a container)."""
-    from grader.cgroups import Cgroup
+    from grader.boxes.cgroups import Cgroup
 
     half = tmp_path / "memory-only"
     half.mkdir()

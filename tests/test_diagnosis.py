@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.diagnosis import diagnose
-from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import grade_submission
-from grader.report_model import GradingReport, Verdict
+from grader.reports.model import GradingReport, Verdict
+from grader.sections.diagnosis import diagnose
 from reference import common
 from tests.grading_fixtures import solution_with
 

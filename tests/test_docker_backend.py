@@ -22,9 +22,15 @@ from grader.boxes.docker import CONTAINER_LABEL, GRADER_LABEL, DockerBox, docker
 from grader.config import DockerSettings
 from grader.options import GradingOptions
 from grader.pipeline import GradingError, grade_submission
-from grader.report_model import GradingReport, Verdict
-from tests.grading_fixtures import (PLOTS_AND_PROGRESS, REFERENCE_SOLUTION, TEMPLATE_SOLUTION,
-                                    solution_with, synthetic_mnist_cache, with_header)
+from grader.reports.model import GradingReport, Verdict
+from tests.grading_fixtures import (
+    PLOTS_AND_PROGRESS,
+    REFERENCE_SOLUTION,
+    TEMPLATE_SOLUTION,
+    solution_with,
+    synthetic_mnist_cache,
+    with_header,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -176,9 +182,8 @@ def test_the_template_fails_every_section_in_docker_too():
 
 
 def test_a_batch_grades_in_containers_with_the_points_of_bubblewrap(tmp_path):
-    from tests.support.classroom import write_class
-
     from tests.grading_fixtures import cases_with_limits
+    from tests.support.classroom import write_class
 
     sources = write_class(tmp_path / "class", 6)
     # 3 s a run: the fork bomb of the class ends by it, the other runs need milliseconds; no

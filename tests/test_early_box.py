@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import early_box
+from grader.boxes import early_start as early_box
 from grader.boxes.bwrap import bwrap_problem
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission

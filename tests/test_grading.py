@@ -12,15 +12,19 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import GradingError, grade_submission
-from grader.options import DEFAULT_CASES_DIR
-from grader.report_model import GradingReport, Verdict
-from grader.sections import UnitSection
+from grader.reports.model import GradingReport, Verdict
+from grader.sections.kinds import UnitSection
 from reference import common
-from tests.support.processes import (descendants, in_group, wait_for_descendants,
-                                     wait_until_gone)
-from tests.grading_fixtures import (REFERENCE_SOLUTION, TEMPLATE_SOLUTION, cases_with_limits,
-                                    solution_with, with_header)
+from tests.grading_fixtures import (
+    REFERENCE_SOLUTION,
+    TEMPLATE_SOLUTION,
+    cases_with_limits,
+    solution_with,
+    with_header,
+)
+from tests.support.processes import descendants, in_group, wait_for_descendants, wait_until_gone
 
 UNIT = GradingOptions(skip_mnist=True)
 
@@ -261,7 +265,7 @@ def test_the_command_builds_only_the_verb_it_runs_and_still_lists_every_verb():
 def test_junit_reports_a_failed_import_as_an_error_of_every_unit_section(tmp_path):
     """Its cases were not run (skipped in JUnit): without an error of the section's own a CI
     view would show no failure at all."""
-    from grader import render_junit
+    from grader.reports import junit as render_junit
 
     report = grade_submission(with_header(tmp_path, "raise RuntimeError('broken at import')\n"),
                               UNIT)

@@ -43,13 +43,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.options import DEFAULT_CASES_DIR, REPO_DIR
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.paths import DEFAULT_CASES_DIR, REPO_DIR
+from grader.reports.model import GradingReport, SectionResult, Verdict
 from reference import common
 from tests.grading_fixtures import REFERENCE_SOLUTION, synthetic_mnist_cache
 from tests.support.containment import HostState, Made, assert_nothing_left
-from tests.support.processes import (below, box_init, grading_processes, left_behind,
-                                     processes, uptime)
+from tests.support.processes import (
+    below,
+    box_init,
+    grading_processes,
+    left_behind,
+    processes,
+    uptime,
+)
 from tests.support.runners import Area, Graded, Runner, ensure_test_user
 
 HOSTILE_DIR = Path(__file__).resolve().parent / "submissions" / "hostile"

@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 from reference import mnist_data as md
-from tests.support.mnist_files import (COUNTS, checksum_table, gz_files, http_server, make_arrays,
-                                       to_idx, write_directory)
+from tests.support.mnist_files import (
+    COUNTS,
+    checksum_table,
+    gz_files,
+    http_server,
+    make_arrays,
+    to_idx,
+    write_directory,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,18 @@ import sys
 
 import pytest
 
+from grader.boxes.protocol import IdleStop
+from grader.boxes.supervisor import IdleWatch
+from grader.mnist import inputs, sources
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
-from grader.protocol import IdleStop
-from grader.report_model import Verdict
-from grader.supervisor import IdleWatch
-from grader.mnist import inputs, sources
-from tests.grading_fixtures import (REFERENCE_SOLUTION, cases_with_limits, solution_with,
-                                    synthetic_mnist_cache)
+from grader.reports.model import Verdict
+from tests.grading_fixtures import (
+    REFERENCE_SOLUTION,
+    cases_with_limits,
+    solution_with,
+    synthetic_mnist_cache,
+)
 
 TRAINING_REGION = "    # 1) Create a Model\n"
 

@@ -15,8 +15,16 @@ import pytest
 
 from grader.mnist import cache, inputs, sources
 from reference.mnist_data import MnistError
-from tests.support.mnist_files import (COUNTS, as_data, checksum_table, gz_files, http_server,
-                                       make_arrays, to_idx, write_directory)
+from tests.support.mnist_files import (
+    COUNTS,
+    as_data,
+    checksum_table,
+    gz_files,
+    http_server,
+    make_arrays,
+    to_idx,
+    write_directory,
+)
 
 
 @pytest.fixture(autouse=True)

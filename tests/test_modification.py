@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import modification
-from grader.modification import check_modifications
+from grader.given_code import check as modification
+from grader.given_code.check import check_modifications
+from grader.given_code.syntax import regions
+from grader.given_code.template import given_code
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
-from grader.report_model import Verdict
-from grader.student_template import given_code
-from grader.syntax import regions
+from grader.reports.model import Verdict
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
 
 REFERENCE = REFERENCE_SOLUTION.read_text(encoding="utf-8")

@@ -5,8 +5,9 @@ import runpy
 
 import pytest
 
-from grader import box_bootstrap, protocol
-from grader.protocol import CaseFrame, FrameReader, IdleStop, ProtocolError, RunEnded
+from grader.boxes import bootstrap as box_bootstrap
+from grader.boxes import protocol
+from grader.boxes.protocol import CaseFrame, FrameReader, IdleStop, ProtocolError, RunEnded
 
 
 def test_frames_survive_any_split_of_the_stream():
@@ -78,7 +79,7 @@ def test_a_reader_of_one_kind_passes_over_the_others_unchecked_but_not_bad_frami
 
 
 def test_the_bootstrap_reads_back_what_the_host_bundles():
-    files = {"runtime/grader/protocol.py": b"x = 1\n", "inputs/public/a/b.npz": bytes(range(256)),
+    files = {"runtime/grader/boxes/protocol.py": b"x = 1\n", "inputs/public/a/b.npz": bytes(range(256)),
              "request.json": b"{}"}
     encoded = protocol.encode_bundle(files)
     size, body = encoded.split(b"\n", 1)
@@ -92,5 +93,5 @@ def test_a_bundle_path_that_leaves_the_box_is_refused():
 
 
 def test_the_bootstrap_runs_nothing_when_imported():
-    namespace = runpy.run_path(box_bootstrap.__file__, run_name="grader.box_bootstrap")
+    namespace = runpy.run_path(box_bootstrap.__file__, run_name="grader.boxes.bootstrap")
     assert "main" in namespace

@@ -263,7 +263,7 @@ def test_course_style_solution_passes_all_six_sections(tmp_path):
 
 
 def test_course_style_solution_keeps_the_given_code():
-    from grader.modification import check_modifications
+    from grader.given_code.check import check_modifications
 
     assert check_modifications(COURSE_STYLE_SOLUTION.read_text(encoding="utf-8"), (
         REFERENCE_DIR / "solution.py").read_text(encoding="utf-8")).warnings() == []

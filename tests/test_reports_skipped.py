@@ -10,12 +10,15 @@ import sys
 import pytest
 from rich.console import Console
 
-from grader import render_gradescope, render_junit, render_markdown, render_terminal
 from grader.batch.gradebook import GradebookRow
 from grader.batch.report_html import common_failures
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.platforms.gradescope import results as render_gradescope
+from grader.reports import junit as render_junit
+from grader.reports import markdown as render_markdown
+from grader.reports import terminal as render_terminal
+from grader.reports.model import GradingReport, SectionResult, Verdict
 from tests.grading_fixtures import cases_with_limits, solution_with
 from tests.support.classroom import broken_source, reference_source
 

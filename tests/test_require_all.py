@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from grader.options import REPO_DIR
+from grader.paths import REPO_DIR
 from tests.support.require_all import VARIABLE
 
 SKIPS = '''

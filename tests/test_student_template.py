@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import student_template
+from grader.given_code import template as student_template
+from grader.given_code.check import check_modifications
 from grader.mnist import load_mnist
-from grader.modification import check_modifications
 from reference import common
 from tests.support.mnist_files import write_directory
 

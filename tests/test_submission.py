@@ -1,7 +1,6 @@
 """Submissions as students send them: a file, a notebook, a zip; anything else named clearly."""
 from __future__ import annotations
 
-import io
 import zipfile
 
 import nbformat
@@ -9,7 +8,7 @@ import pytest
 
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
-from grader.report_model import GradingReport, Verdict
+from grader.reports.model import GradingReport, Verdict
 from grader.submission import SubmissionError, cite_cells, read_submission
 from tests.grading_fixtures import REFERENCE_SOLUTION
 

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from grader import uid_slots
+from grader.boxes import uid_slots
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from grader.report_model import CaseResult
-from grader.untrusted_text import shown
+from grader.reports.model import CaseResult
+from grader.reports.untrusted_text import shown
 
 NASTY = "ok\x1b[2J\x1b]0;title\x07\r\x00\u202eevil\u2066\ufeff\ud800\uffff\x85\tend\n"
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from grader.syntax import regions
+from grader.given_code.syntax import regions
 
 SECTION_OF_CLASS = {"ReLU": "relu", "Softmax": "softmax", "Dense": "dense",
                     "CategoricalCrossentropy": "crossentropy", "SGD": "sgd",

@@ -19,9 +19,19 @@ import numpy as np
 
 from grader.config import CONFIG_FILE
 from reference import common
-from reference.generate import (CASES, REFERENCE_DIR, VISIBILITIES, Builder, _one_hot,
-                                crossentropy_case, dense_case, optimizer_case, relu_case,
-                                softmax_case, write_section)
+from reference.generate import (
+    CASES,
+    REFERENCE_DIR,
+    VISIBILITIES,
+    Builder,
+    _one_hot,
+    crossentropy_case,
+    dense_case,
+    optimizer_case,
+    relu_case,
+    softmax_case,
+    write_section,
+)
 
 ROUNDS = 4
 PROBE_SEED = 7_340_033

@@ -20,11 +20,11 @@ from grader.audit.variants import Variant, VariantError, accepted_variants
 from grader.batch.executors import LocalExecutor
 from grader.batch.grading import Job
 from grader.batch.store import Key
+from grader.boxes.machine_share import machine_cores
 from grader.config import ConfigError, load_config
-from grader.machine_share import machine_cores
 from grader.options import GradingOptions
 from grader.pipeline import REFERENCE_SOLUTION
-from grader.report_model import GradingReport, Verdict
+from grader.reports.model import GradingReport, Verdict
 from reference import common
 
 OnGraded = Callable[[int, int], None]  # (graded, to grade)

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from grader.batch.grading import (Job, grade_file, grade_remote, options_for_remote,
-                                  worker_identity)
+from grader.batch.grading import Job, grade_file, grade_remote, options_for_remote, worker_identity
 from grader.batch.identity import cases_digest, grader_version
 from grader.batch.store import now
-from grader.machine_share import GradingStopped, SharedMachine
+from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.options import GradingOptions
-from grader.report_model import GradingReport
+from grader.reports.model import GradingReport
 
 OnRunning = Callable[[int], None]  # told how many gradings are running, when it changes
 

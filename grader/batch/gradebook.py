@@ -19,9 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from grader import render_markdown
 from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
-from grader.report_model import GradingReport, Verdict
+from grader.reports import markdown as render_markdown
+from grader.reports.model import GradingReport, Verdict
 from reference import common
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from grader.batch.identity import cases_digest, grader_version
 from grader.batch.store import Key
-from grader.machine_share import GradingStopped, SharedMachine
+from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.options import GradingOptions
-from grader.report_model import GradingReport
+from grader.reports.model import GradingReport
 
 REMOTE_OPTIONS = ("skip_mnist", "mnist_fetch", "blas_threads", "backend", "image", "sandbox")
 

@@ -11,7 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import __version__
-from grader.options import REPO_DIR, GradingOptions
+from grader.options import GradingOptions
+from grader.paths import REPO_DIR
 
 SOURCE_PACKAGES = ("grader", "reference")
 

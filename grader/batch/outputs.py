@@ -9,7 +9,7 @@ from grader.batch.report_html import write_report
 from grader.batch.similarity import similar_pairs
 from grader.batch.store import ResultStore
 from grader.config import load_config
-from grader.student_template import given_code
+from grader.given_code.template import given_code
 
 
 def write_outputs(out: Path, store: ResultStore, cases_dir: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from grader.batch import plots
 from grader.batch.gradebook import SKIPPED, GradebookRow
 from grader.batch.similarity import SimilarPair
 from grader.batch.store import Batch
-from grader.report_model import Verdict
+from grader.reports.model import Verdict
 from reference import common
 
 REPORT_FILE = "report.html"

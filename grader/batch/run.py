@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.batch.executors import (ClusterExecutor, Executor, ExecutorError, LocalExecutor)
+from grader.batch.executors import ClusterExecutor, Executor, ExecutorError, LocalExecutor
 from grader.batch.grading import Job
 from grader.batch.identity import cases_digest, file_sha256, grader_version
 from grader.batch.layouts import LayoutError, open_submissions
 from grader.batch.store import Key, ResultStore, RosterRow, StoreError
-from grader.machine_share import machine_cores
+from grader.boxes.machine_share import machine_cores
 from grader.options import GradingOptions
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
-from grader.syntax import regions
+from grader.given_code.syntax import regions
 
 NOISE_CHARACTERS = 20    # copydetect's k: shorter matches of normalised code are noise
 GUARANTEE_CHARACTERS = 24  # matches this long are always found (winnowing window)

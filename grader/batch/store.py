@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.report_model import GradingReport
+from grader.reports.model import GradingReport
 
 DATABASE_FILE = "grades.sqlite"
 SCHEMA = """

@@ -2,7 +2,7 @@
 
 A box runs ``python -c <bootstrap>`` with nothing of the host but the
 interpreter and its libraries, reads the bundle on stdin and answers with
-frames on stdout (``grader.protocol``). The kinds differ only in how they
+frames on stdout (``grader.boxes.protocol``). The kinds differ only in how they
 isolate: bubblewrap namespaces, a Docker container, or nothing (trusted code).
 """
 from __future__ import annotations
@@ -18,17 +18,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import protocol
-from grader.protocol import BoxRequest
+from grader.boxes import protocol
+from grader.boxes.protocol import BoxRequest
+from grader.paths import REFERENCE_DIR
 
-GRADER_DIR = Path(__file__).resolve().parent.parent
-FRAMEWORK_DIR = GRADER_DIR.parent / "reference"
-BOOTSTRAP_SOURCE = (GRADER_DIR / "box_bootstrap.py").read_text(encoding="utf-8")
-RUNTIME_SOURCES = {"grader/protocol.py": GRADER_DIR / "protocol.py",
-                   "grader/supervisor.py": GRADER_DIR / "supervisor.py",
-                   "interface.py": FRAMEWORK_DIR / "interface.py",
-                   "common.py": FRAMEWORK_DIR / "common.py",
-                   "mnist_data.py": FRAMEWORK_DIR / "mnist_data.py"}
+BOXES_DIR = Path(__file__).resolve().parent
+BOOTSTRAP_SOURCE = (BOXES_DIR / "bootstrap.py").read_text(encoding="utf-8")
+RUNTIME_SOURCES = {"grader/boxes/protocol.py": BOXES_DIR / "protocol.py",
+                   "grader/boxes/supervisor.py": BOXES_DIR / "supervisor.py",
+                   "interface.py": REFERENCE_DIR / "interface.py",
+                   "common.py": REFERENCE_DIR / "common.py",
+                   "mnist_data.py": REFERENCE_DIR / "mnist_data.py"}
 BOX_MNIST_DIR = "/box/mnist"  # where the MNIST training arrays and test images are mounted
 STDOUT, STDERR = "stdout", "stderr"
 UNCHECKED_HASH_PYC = 0b01  # a .pyc's flags: hash-based, source not checked
@@ -39,7 +39,8 @@ def runtime_files() -> dict[str, bytes]:
     """The supervisor and the course framework, by path in the box (the trusted copies), each
     with its bytecode: the box does not compile them for every grading (a Python of another
     version ignores bytecode that is not its own and compiles the source)."""
-    files = {f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py": b""}
+    files = {f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py": b"",
+             f"{protocol.RUNTIME_SUBDIR}/grader/boxes/__init__.py": b""}
     for name, path in RUNTIME_SOURCES.items():
         box_path = f"{protocol.RUNTIME_SUBDIR}/{name}"
         files[box_path] = source = path.read_bytes()
@@ -138,7 +139,7 @@ class BoxLimits:
 
 
 def bundle(request: BoxRequest, files: dict[str, bytes]) -> bytes:
-    """What a box reads on stdin (``grader.protocol``)."""
+    """What a box reads on stdin (``grader.boxes.protocol``)."""
     encoded = json.dumps(protocol.to_dict(request)).encode()
     return protocol.encode_bundle({**files, protocol.REQUEST_FILE: encoded})
 
@@ -233,5 +234,5 @@ class Box(ABC):
         """Start a new box of ``shape``; its bootstrap waits for the bundle."""
 
     def needs_uid(self) -> bool:
-        """Whether gradings must each hold a uid of their own (see ``grader.uid_slots``)."""
+        """Whether gradings must each hold a uid of their own (see ``grader.boxes.uid_slots``)."""
         return False

@@ -6,7 +6,7 @@ and, for MNIST, the training arrays and test images. Scratch space is a fresh
 size-limited tmpfs (``/tmp``, ``/dev/shm``); the rest of the runtime and the
 inputs arrive on stdin. New pid, network, ipc, uts, cgroup and mount
 namespaces; no capabilities; no new privileges; the system calls of
-``grader.seccomp_filter`` refused; killed with the grader.
+``grader.boxes.seccomp_filter`` refused; killed with the grader.
 
 As root, bwrap sets the box up privileged and the bootstrap then becomes the
 grading's own uid with an empty capability set (bounding set included). As
@@ -22,14 +22,20 @@ import subprocess
 import threading
 from pathlib import Path
 
-from grader.boxes.base import (BOOTSTRAP_SOURCE, BOX_MNIST_DIR, Box, BoxShape, BoxUnavailable,
-                               Isolation, RunningBox)
-from grader.boxes.interpreter import (BOX_SITE, PackageNotInstalled, package_paths,
-                                      python_layout)
+from grader.boxes.base import (
+    BOOTSTRAP_SOURCE,
+    BOX_MNIST_DIR,
+    Box,
+    BoxShape,
+    BoxUnavailable,
+    Isolation,
+    RunningBox,
+)
+from grader.boxes.cgroups import Cgroup, CgroupUnavailable
+from grader.boxes.interpreter import BOX_SITE, PackageNotInstalled, package_paths, python_layout
 from grader.boxes.process import RLIMITS, ProcessBox
-from grader.cgroups import Cgroup, CgroupUnavailable
-from grader.protocol import BOX_DIR
-from grader.seccomp_filter import SeccompUnavailable, bpf_program
+from grader.boxes.protocol import BOX_DIR
+from grader.boxes.seccomp_filter import SeccompUnavailable, bpf_program
 
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or grade in "
                 "containers with --backend docker; --no-sandbox runs trusted code unboxed")

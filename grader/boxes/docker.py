@@ -10,7 +10,7 @@ frames come back on its stdout. Nothing is bind-mounted.
 The container: no network, read-only root, a size-limited ``/tmp`` and
 ``/dev/shm``, memory (no swap), pids and CPUs from the box plan, no
 capabilities, no new privileges, the seccomp rules of
-``grader.seccomp_filter``, and a uid of this grading's own. Containers carry
+``grader.boxes.seccomp_filter``, and a uid of this grading's own. Containers carry
 the label ``nn-grader=1`` and the grader's pid; a grading removes containers
 whose grader is gone.
 """
@@ -26,12 +26,23 @@ import threading
 import time
 import uuid
 
-from grader.boxes.base import (BOOTSTRAP_SOURCE, STDERR, STDOUT, Box, BoxExit, BoxLimits,
-                               BoxShape, BoxUnavailable, Isolation, RunningBox, queued_chunks)
-from grader.cgroups import Cgroup
+from grader.boxes.base import (
+    BOOTSTRAP_SOURCE,
+    STDERR,
+    STDOUT,
+    Box,
+    BoxExit,
+    BoxLimits,
+    BoxShape,
+    BoxUnavailable,
+    Isolation,
+    RunningBox,
+    queued_chunks,
+)
+from grader.boxes.cgroups import Cgroup
+from grader.boxes.protocol import BOX_DIR, BoxRequest
+from grader.boxes.seccomp_filter import docker_profile
 from grader.config import DockerSettings
-from grader.protocol import BOX_DIR, BoxRequest
-from grader.seccomp_filter import docker_profile
 
 CONTAINER_LABEL = "nn-grader"
 GRADER_LABEL = "nn-grader.grader"        # host:pid of the grader that made the container
@@ -44,8 +55,9 @@ STREAMS = {1: STDOUT, 2: STDERR}
 
 def docker_client(timeout: float = 60):
     """A client of the local engine, or ``BoxUnavailable`` saying how to get one."""
-    import docker
     from docker.errors import DockerException
+
+    import docker
 
     try:
         client = docker.from_env(timeout=timeout)

@@ -21,14 +21,21 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from grader.box_bootstrap import SECCOMP_FD_VARIABLE
-from grader.boxes.base import (BOOTSTRAP_SOURCE, Box, BoxExit, BoxShape, BoxUnavailable, Isolation,
-                               RunningBox)
+from grader.boxes.base import (
+    BOOTSTRAP_SOURCE,
+    Box,
+    BoxExit,
+    BoxShape,
+    BoxUnavailable,
+    Isolation,
+    RunningBox,
+)
+from grader.boxes.bootstrap import SECCOMP_FD_VARIABLE
+from grader.boxes.cgroups import Cgroup, CgroupUnavailable
 from grader.boxes.interpreter import PackageNotInstalled, python_layout
 from grader.boxes.process import RLIMITS, ProcessBox
-from grader.cgroups import Cgroup, CgroupUnavailable
+from grader.boxes.seccomp_filter import SeccompUnavailable, bpf_program
 from grader.mnist.cache import default_root
-from grader.seccomp_filter import SeccompUnavailable, bpf_program
 
 SECRET_PATTERNS = (("hidden", "*_gt/*.npz"),)
 

@@ -19,8 +19,8 @@ import threading
 import time
 
 from grader.boxes.base import STDERR, STDOUT, BoxExit, BoxLimits, BoxShape, RunningBox
-from grader.cgroups import Cgroup
-from grader.protocol import BoxRequest
+from grader.boxes.cgroups import Cgroup
+from grader.boxes.protocol import BoxRequest
 
 READ_CHUNK = 1 << 16
 RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE)"

@@ -19,7 +19,6 @@ import numpy as np
 from grader.mnist import cache, sources
 from reference.mnist_data import MnistData, MnistError
 
-
 UNOFFICIAL_NAME = "mnist-directory"  # other files than the official ones: cached apart
 
 

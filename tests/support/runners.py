@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.report_model import GradingReport
+from grader.reports.model import GradingReport
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 TEST_USER = "nngrader"

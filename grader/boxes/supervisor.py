@@ -1,6 +1,6 @@
 """Inside every box, the same supervisor: one import, then one child process per run.
 
-Started by ``grader/box_bootstrap.py`` as the box's PID 1 (bubblewrap
+Started by ``grader/boxes/bootstrap.py`` as the box's PID 1 (bubblewrap
 ``--as-pid-1``, or a container's entry), as the unprivileged box user. It
 
 1. makes itself hard to disturb: signals at their defaults (PID 1 of a
@@ -36,9 +36,22 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from grader import protocol
-from grader.protocol import (MNIST, UNIT, BoxRequest, CaseFrame, Done, Hello, IdleStop, Imported,
-                             NeedInputs, Progress, RunEnded, RunSpec, RunStarted)
+from grader.boxes import protocol
+from grader.boxes.protocol import (
+    MNIST,
+    UNIT,
+    BoxRequest,
+    CaseFrame,
+    Done,
+    Hello,
+    IdleStop,
+    Imported,
+    NeedInputs,
+    Progress,
+    RunEnded,
+    RunSpec,
+    RunStarted,
+)
 
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 READ_CHUNK = 1 << 16

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from grader.config import ConfigError, load_config
 from grader.mnist import MnistDataError, prepare_mnist_inputs
-from grader.options import DEFAULT_CASES_DIR, REPO_DIR
+from grader.paths import DEFAULT_CASES_DIR, REPO_DIR
 
 RUNTIME_PACKAGES = ("numpy", "pydantic", "rich", "typer", "pyseccomp", "nbformat", "tomlkit",
                     "pooch", "tqdm", "pyyaml")
 BUILD_PACKAGES = ("setuptools>=68", "wheel")
-SOURCE_GLOBS = ("grader/**/*.py", "grader/**/*.j2", "grader/gradescope_files/*", "reference/*.py",
+SOURCE_GLOBS = ("grader/**/*.py", "grader/**/*.j2", "grader/platforms/gradescope/files/*", "reference/*.py",
                 "test_cases/**/*", "student_template/solution.py", "pyproject.toml", "README.md")
 NEVER = ("reference/solution.py",)
 MNIST_FOLDER = "mnist-cache"
 WHEELS_FOLDER = "wheels"
 GLIBC_MINOR = 31  # manylinux tags down from glibc 2.31 (Ubuntu 20.04) are accepted
-SCRIPTS = Path(__file__).resolve().parent / "gradescope_files"
+SCRIPTS = Path(__file__).resolve().parent / "files"
 
 
 class ExportError(Exception):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from grader import student_view
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.reports import student_view
+from grader.reports.model import GradingReport, SectionResult, Verdict
 
 
 def _status(verdict: Verdict) -> str:

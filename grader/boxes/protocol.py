@@ -327,7 +327,7 @@ def decode_header(header: bytes) -> tuple[Any, Any]:
 # ----------------------------------------------------------------- the bundle
 def encode_bundle(files: dict[str, bytes]) -> bytes:
     """``files`` (relative path -> bytes) as one stream, unpacked in the box by
-    ``grader/box_bootstrap.py``: a size line, then ``NNBOX1 <count>`` and per file
+    ``grader/boxes/bootstrap.py``: a size line, then ``NNBOX1 <count>`` and per file
     ``<name bytes> <data bytes>``, the name and the data."""
     parts = [b"%s %d\n" % (BUNDLE_MAGIC, len(files))]
     for path, data in sorted(files.items()):

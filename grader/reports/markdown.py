@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from grader import student_view
-from grader.report_model import GradingReport, Verdict
+from grader.reports import student_view
+from grader.reports.model import GradingReport, Verdict
 
 SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
 TAIL_LINES = 20

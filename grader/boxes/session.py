@@ -14,10 +14,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from grader import protocol
+from grader.boxes import protocol
 from grader.boxes.base import STDOUT, BoxExit, BoxLimits, RunningBox
-from grader.protocol import (BoxRequest, CaseFrame, Done, Hello, Imported, NeedInputs, Progress,
-                             ProtocolError, RunEnded, RunSpec, RunStarted)
+from grader.boxes.protocol import (
+    BoxRequest,
+    CaseFrame,
+    Done,
+    Hello,
+    Imported,
+    NeedInputs,
+    Progress,
+    ProtocolError,
+    RunEnded,
+    RunSpec,
+    RunStarted,
+)
 
 STDERR_TAIL_BYTES = 64 << 10
 FINISH_SECONDS = 10.0

@@ -12,12 +12,11 @@ import re
 import shutil
 from pathlib import Path
 
-from grader.syntax import BEGIN_MARKER, END_MARKER
+from grader.given_code.syntax import BEGIN_MARKER, END_MARKER
+from grader.paths import DEFAULT_CASES_DIR, REFERENCE_DIR, STUDENT_TEMPLATE_DIR
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = REPO_DIR / "reference"
-PUBLIC_CASES_DIR = REPO_DIR / "test_cases" / "public"
-DEFAULT_TEMPLATE_DIR = REPO_DIR / "student_template"
+PUBLIC_CASES_DIR = DEFAULT_CASES_DIR / "public"
+DEFAULT_TEMPLATE_DIR = STUDENT_TEMPLATE_DIR
 COPIED_FILES = ("interface.py", "common.py", "mnist_data.py", "run.py")
 EXECUTABLE_FILES = ("run.py",)
 

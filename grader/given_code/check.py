@@ -3,7 +3,7 @@
 The assignment says solutions with changed given code may not be accepted. The course's
 templates differ from year to year (what the regions hold, what else is given), so what
 counts is what the grader relies on, not one template's lines. The submission is compared
-with the template students got (``grader.student_template.given_code``) as Python syntax: a
+with the template students got (``grader.given_code.template.given_code``) as Python syntax: a
 byte-order mark, line endings, tabs, comments and blank lines never matter. A CHANGE is
 
 a. a graded definition missing or with another header. The graded definitions are the
@@ -51,19 +51,25 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from grader.boxes.base import RUNTIME_SOURCES
-from grader.syntax import (PARSER_CPU_SECONDS, Statement, limit_parser, outline, outline_json,
-                           regions, scan_markers)
+from grader.given_code.syntax import (
+    PARSER_CPU_SECONDS,
+    Statement,
+    limit_parser,
+    outline,
+    outline_json,
+    regions,
+    scan_markers,
+)
+from grader.paths import REFERENCE_DIR, REPO_DIR
 
 MAX_REPORTED = 10           # changes shown; the rest are counted
 MAX_LISTED_ADDITIONS = 3    # additions shown in their one warning; the rest are counted
 SHOWN_CHARS = 80            # of a statement in a warning
 PARSER_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from grader.syntax import print_outline; print_outline()")
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
-FRAMEWORK = RUNTIME_SOURCES["interface.py"]  # the framework the cases run through
+                "from grader.given_code.syntax import print_outline; print_outline()")
+PACKAGE_ROOT = str(REPO_DIR)
+FRAMEWORK = REFERENCE_DIR / "interface.py"  # the framework the cases run through
 GAVE_UP = "Python's parser gave up on solution.py (too large or nested too deeply)"
 UNPAIRED = ("the '# Your code here \\/' ... '# Your code here /\\' markers do not pair up ({}), "
             "so the given statements cannot be told from the solutions: only the graded "

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
-from grader import student_view
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.reports import student_view
+from grader.reports.model import GradingReport, SectionResult, Verdict
 
 
 def _failed_whole(section: SectionResult) -> bool:

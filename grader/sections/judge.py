@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.box_session import BoxFailure, BoxOutcome, RunOutcome
-from grader.diagnosis import diagnose, diagnose_exception
-from grader.protocol import CaseFrame, RunEnded
-from grader.report_model import CaseResult, Verdict
+from grader.boxes.protocol import CaseFrame, RunEnded
+from grader.boxes.session import BoxFailure, BoxOutcome, RunOutcome
+from grader.reports.model import CaseResult, Verdict
+from grader.sections.diagnosis import diagnose, diagnose_exception
 from reference import common
 from reference.common import Case, Section
 
@@ -114,7 +114,7 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
                expected: dict[str, np.ndarray],
                inputs: Callable[[], dict[str, np.ndarray]]) -> CaseResult:
     """Compare one case's outputs with the expected ones (values shown for public cases only);
-    a failure gets the hints ``grader.diagnosis`` finds (``inputs`` loads the case's inputs)."""
+    a failure gets the hints ``grader.sections.diagnosis`` finds (``inputs`` loads the case's inputs)."""
     result = dict(name=case.name, visibility=visibility, seconds=frame.seconds)
     if frame.status == "exception":
         problems = _with_hints([frame.error], diagnose_exception(case, inputs(), frame.error_type,

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import render_gradescope, render_terminal
 from grader.batch.layouts import student_file
 from grader.options import GradingOptions
 from grader.pipeline import GradingError, failed_report, grade_submission
-from grader.report_model import GradingReport
+from grader.platforms.gradescope import results as render_gradescope
+from grader.reports import terminal as render_terminal
+from grader.reports.model import GradingReport
 from grader.submission import SubmissionError
 
 FAILED_OUTPUT = ("The autograder failed on its side, not yours: {reason}. Your instructor "

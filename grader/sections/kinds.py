@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.box_session import BoxOutcome, RunOutcome
+from grader.boxes.protocol import INPUTS_SUBDIR, MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
+from grader.boxes.session import BoxOutcome, RunOutcome
 from grader.config import GradingConfig, Limits, MnistLimits, UnitLimits
-from grader.diagnosis import missing_module_hint
-from grader.judge import (UnreadableOutput, box_failure_verdict, exception_verdict,
-                          judge_unit_run, read_arrays, run_end_verdict)
 from grader.options import GradingOptions
-from grader.protocol import INPUTS_SUBDIR, MNIST, MNIST_PREDICTIONS, UNIT, RunSpec
-from grader.report_model import CaseResult, MnistDetails, SectionResult, Verdict
-from grader.untrusted_text import as_displayed
+from grader.reports.model import CaseResult, MnistDetails, SectionResult, Verdict
+from grader.reports.untrusted_text import as_displayed
+from grader.sections.diagnosis import missing_module_hint
+from grader.sections.judge import (
+    UnreadableOutput,
+    box_failure_verdict,
+    exception_verdict,
+    judge_unit_run,
+    read_arrays,
+    run_end_verdict,
+)
 from reference import common
 from reference.common import Case, CaseFileError, Section
 
@@ -212,7 +218,7 @@ class MnistSection(SectionKind):
 
     The limit holds on the course's grading machine. Here it is a budget of CPU time for
     the whole box, import included: the limit, times the BLAS threads the box is given,
-    times the calibration factor of this machine (``grader.calibration``). CPU time, not wall
+    times the calibration factor of this machine (``grader.mnist.calibration``). CPU time, not wall
     time: a loaded machine stretches the wall clock, not the work. A wall-clock guard
     (``wall_guard_factor`` times the calibrated limit) bounds the box whatever happens; a run
     that stops computing (sleeping, blocked) is stopped sooner, after ``idle_seconds``."""
@@ -229,8 +235,8 @@ class MnistSection(SectionKind):
     @classmethod
     def create(cls, section: Section, config: GradingConfig, options: GradingOptions
                ) -> MnistSection:
-        from grader.calibration import factor as calibration_factor  # MNIST gradings only
         from grader.mnist import MnistDataError, prepare_mnist_inputs
+        from grader.mnist.calibration import factor as calibration_factor  # MNIST gradings only
 
         threads = options.blas_threads or config.mnist.blas_threads
         try:

@@ -2,7 +2,7 @@
 
 It imports numpy (from the PATHs, the only places of the host's Python the
 box holds) while the host is still preparing the bundle, then reads the
-bundle (see ``grader.protocol``) from stdin, writes its code files into the
+bundle (see ``grader.boxes.protocol``) from stdin, writes its code files into the
 scratch file system (the case inputs stay in memory, out of reach of a full
 disk), becomes the unprivileged box user when the box was started as root
 (dropping every capability, the bounding set included), and hands over to the
@@ -142,7 +142,7 @@ def main():
         print(f"box bootstrap: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         os._exit(71)
     sys.path.insert(0, os.path.join(root, "runtime"))
-    from grader import supervisor
+    from grader.boxes import supervisor
 
     supervisor.main(root, inputs, read_bundle)
 

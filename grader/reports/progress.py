@@ -11,8 +11,8 @@ import time
 from rich.console import Console
 from rich.text import Text
 
-from grader.box_session import ProgressEvent
-from grader.untrusted_text import shown
+from grader.boxes.session import ProgressEvent
+from grader.reports.untrusted_text import shown
 
 LOG_EVERY_SECONDS = 10.0
 

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import student_view
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.reports import student_view
+from grader.reports.model import GradingReport, SectionResult, Verdict
 
 STYLES = {Verdict.passed: "green", Verdict.skipped: "yellow"}
 TAIL_LINES = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.report_model import GradingReport, SectionResult, Verdict
+from grader.reports.model import GradingReport, SectionResult, Verdict
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A solution file's syntax: its ``# Your code here`` regions and an outline of its statements.
 
 Standard library only and small: a bounded child process imports it to parse a
-submission (see ``grader.modification``), so it loads little more than ``ast``.
+submission (see ``grader.given_code.check``), so it loads little more than ``ast``.
 The outline holds what the given-code check compares, as plain data (JSON from
 the child): the child does the parsing, the grader only compares.
 """

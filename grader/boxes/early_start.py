@@ -28,16 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from grader import protocol
-from grader.boxes.base import (STDOUT, Box, BoxExit, BoxLimits, BoxShape, RunningBox,
-                               queued_chunks, runtime_files)
-from grader.modification import fork_parser
-from grader.options import DEFAULT_CASES_DIR, GradingOptions
+from grader.boxes import protocol
+from grader.boxes.base import (
+    STDOUT,
+    Box,
+    BoxExit,
+    BoxLimits,
+    BoxShape,
+    RunningBox,
+    queued_chunks,
+    runtime_files,
+)
+from grader.given_code.check import fork_parser
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 from grader.submission import read_submission
 
 if TYPE_CHECKING:
+    from grader.boxes.session import BoxInput
     from grader.config import GradingConfig
-    from grader.box_session import BoxInput
 
 PLANS_VARIABLE = "GRADER_PLANS_DIR"
 INPUT_SUFFIX = "_input"  # a section's input folder (reference.common.input_dir)
@@ -283,7 +292,7 @@ def _start_from(plan: dict, source: bytes, submission: Path, cases_dir: Path,
                 slot: contextlib.ExitStack) -> EarlyBox:
     from grader.boxes.bwrap import BwrapBox
     from grader.boxes.interpreter import packages_named
-    from grader.uid_slots import grading_uid
+    from grader.boxes.uid_slots import grading_uid
 
     packages = packages_named(source.decode("utf-8"), {
         name: frozenset(modules) for name, modules in plan["packages"].items()})

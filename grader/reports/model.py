@@ -1,6 +1,6 @@
 """The grading report: what crosses from grading to the renderers (terminal, JSON, ...).
 
-Every text field passes through ``grader.untrusted_text.shown`` on the way in,
+Every text field passes through ``grader.reports.untrusted_text.shown`` on the way in,
 so no renderer can be handed a terminal escape or a character XML refuses.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from grader.untrusted_text import shown
+from grader.reports.untrusted_text import shown
 
 Text = Annotated[str, AfterValidator(shown)]
 

@@ -1,0 +1,1 @@
+"""Where grading runs for a course platform: Gradescope today."""
