@@ -5,7 +5,7 @@ Side by side in one run, pair by pair, so the ratio holds on a noisy machine:
 its judging, its report) against the same checks with no sandbox in one
 process, the students' ``./run.py unittest all`` in a copy of the template
 holding the reference solution. Also the library call alone, and the Docker
-backend (skipped without an engine and the image). Both commands run as on a
+box (skipped without an engine and the image). Both commands run as on a
 student's or an instructor's machine: Python caches their bytecode (a
 ``PYTHONDONTWRITEBYTECODE`` of the calling shell is not passed on), and the
 first pair, not counted, writes it.
@@ -72,7 +72,7 @@ def test_grade_unit_sections_library_call(benchmark):
 
 
 @pytest.mark.docker
-def test_grade_unit_sections_docker_backend(benchmark):
+def test_grade_unit_sections_docker_box(benchmark):
     from grader.boxes.docker import DockerBox
     from grader.config import DockerSettings
 
@@ -81,5 +81,5 @@ def test_grade_unit_sections_docker_backend(benchmark):
     except BoxUnavailable as error:
         pytest.skip(str(error))
     report = benchmark(grade_submission, REFERENCE_SOLUTION,
-                       GradingOptions(skip_mnist=True, backend="docker"))
+                       GradingOptions(skip_mnist=True, box="docker"))
     assert report.total == 4.0 and report.sandbox.box == "docker"

@@ -16,7 +16,7 @@
 # the box's packages ([box] packages), pinned to this machine's versions, into
 # build/docker-wheels/ (local mode); (3)
 # the base image (local mode, docker/build_base_image.sh); (4) the image, labelled
-# with the SHA-256 of its MNIST test images.
+# with where its data files are and their SHA-256 (nn-grader.data.<role>).
 # Environment: IMAGE (nn-grader:latest), BASE_IMAGE, PYTHON (python3).
 # Needs a running engine for (3) and (4): bash docker/engine.sh start.
 set -euo pipefail
@@ -61,7 +61,8 @@ for source, name in ((inputs.train_path, "train.npz"), (inputs.test_images_path,
     if not (target / name).is_file() or sha256(target / name) != hashes[name]:
         shutil.copyfile(source, target / name)
         print(f"build_images.sh: copied {name} ({inputs.name})", file=sys.stderr)
-(target.parent / "docker-context-mnist.sha256").write_text(hashes["test_images.npy"])
+for name, digest in hashes.items():  # build/docker-context-mnist.<role>.sha256
+    (target.parent / f"docker-context-mnist.{name.split('.')[0]}.sha256").write_text(digest)
 for stray in target.iterdir():
     if stray.name not in ("train.npz", "test_images.npy"):
         stray.unlink()  # e.g. never test labels
@@ -99,7 +100,8 @@ fi
 
 # ---------------------------------------------------------------- (4) grading image
 build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PIP_REQUIREMENTS=$REQUIREMENTS"
-            --build-arg "MNIST_TEST_IMAGES_SHA256=$(cat build/docker-context-mnist.sha256)")
+            --build-arg "MNIST_TRAIN_SHA256=$(cat build/docker-context-mnist.train.sha256)"
+            --build-arg "MNIST_TEST_IMAGES_SHA256=$(cat build/docker-context-mnist.test_images.sha256)")
 [ "$MODE" = local ] && build_args+=(--build-arg PIP_OFFLINE=1)
 # The engine here has no buildx plugin: use the classic builder then (same result).
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0

@@ -14,20 +14,48 @@ from typing import Annotated, Optional
 
 import typer
 
-from grader.options import GradingOptions
+from grader.boxes import BOXES
+from grader.options import FLAGS, GradingOptions, OptionsError, chosen_box
 from grader.paths import DEFAULT_CASES_DIR
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sandboxed auto-grader for the numpy neural-network assignment.")
 
-CasesOption = Annotated[Path, typer.Option("--cases", help="test case directory (with grading.toml)")]
-MnistDirOption = Annotated[Optional[Path], typer.Option(
-    "--mnist-dir", envvar="MNIST_DIR", help="directory with the four standard MNIST IDX files")]
+
+def option(key: str, **settings):
+    """The typer option of ``FLAGS[key]`` (declared once: ``grader grade``'s early box reads
+    the command line with the same declarations)."""
+    flag = FLAGS[key]
+    return typer.Option(*flag.names, help=flag.help, hidden=flag.hidden, envvar=flag.envvar,
+                        **settings)
+
+
+CasesOption = Annotated[Path, option("cases")]
+MnistDirOption = Annotated[Optional[Path], option("mnist_dir")]
+BoxName = Enum("BoxName", {name: name for name in BOXES}, type=str)
+BoxOption = Annotated[Optional[BoxName], option("box", show_default=False)]
+ImageOption = Annotated[Optional[str], option("image")]
 
 
 class Backend(str, Enum):
+    """The old names of the bwrap and docker boxes (``--backend``, for one release)."""
+
     process = "process"
     docker = "docker"
+
+
+BackendOption = Annotated[Optional[Backend], option("backend")]
+NoSandboxOption = Annotated[bool, option("no_sandbox")]
+
+
+def box_of(box: BoxName | None, backend: Backend | None = None, no_sandbox: bool = False,
+           image: str | None = None) -> str:
+    """The box the options name (``--box``, or its old names), or exit with why not."""
+    try:
+        return chosen_box(box.value if box else None, backend.value if backend else None,
+                          no_sandbox, image)
+    except OptionsError as error:
+        fail(str(error))
 
 
 def for_verb(argv: list[str]) -> typer.Typer:
@@ -58,27 +86,18 @@ def fail(message: str) -> None:
 def grade(
     submission: Annotated[Path, typer.Argument(help="the student's solution.py")],
     cases: CasesOption = DEFAULT_CASES_DIR,
-    skip_mnist: Annotated[bool, typer.Option("--skip-mnist", help="do not train on MNIST")] = False,
+    skip_mnist: Annotated[bool, option("skip_mnist")] = False,
     mnist_dir: MnistDirOption = None,
-    no_download: Annotated[bool, typer.Option(
-        "--no-download", help="MNIST only from --mnist-dir or the cache: no download, no npm")
-    ] = False,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="write the full report as JSON")] = None,
-    gradescope: Annotated[Optional[Path], typer.Option(help="write Gradescope's results.json")] = None,
-    junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="explain every failure")] = False,
-    backend: Annotated[Backend, typer.Option(
-        help="process: sandboxed child processes here; docker: one container per submission "
-             "(build the image with docker/build_images.sh)")] = Backend.process,
-    image: Annotated[Optional[str], typer.Option(
-        help="grading image of the docker backend (default: docker.image in grading.toml, "
-             "nn-grader:latest)")] = None,
-    no_sandbox: Annotated[bool, typer.Option(
-        "--no-sandbox", help="run the submission with no box at all: for trusted code only "
-                             "(every report says so)")] = False,
-    for_students: Annotated[bool, typer.Option(
-        "--for-students", help="print only what a student may see (e.g. in a student's CI): "
-                               "hidden cases show their verdict only")] = False,
+    no_download: Annotated[bool, option("no_download")] = False,
+    json_path: Annotated[Optional[Path], option("json_path")] = None,
+    gradescope: Annotated[Optional[Path], option("gradescope")] = None,
+    junit: Annotated[Optional[Path], option("junit")] = None,
+    verbose: Annotated[bool, option("verbose")] = False,
+    box: BoxOption = None,
+    image: ImageOption = None,
+    backend: BackendOption = None,
+    no_sandbox: NoSandboxOption = False,
+    for_students: Annotated[bool, option("for_students")] = False,
 ) -> None:
     """Grade one submission on the public and hidden cases: points out of 5.
 
@@ -87,13 +106,9 @@ def grade(
     from grader.pipeline import GradingError, failed_report, grade_submission
     from grader.submission import SubmissionError
 
-    if image is not None and backend != Backend.docker:
-        fail("--image is only used with --backend docker")
-    if no_sandbox and backend == Backend.docker:
-        fail("--no-sandbox is for the process backend; a container is always a box")
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
-                             mnist_fetch=not no_download, backend=backend.value, image=image,
-                             sandbox=not no_sandbox)
+                             mnist_fetch=not no_download,
+                             box=box_of(box, backend, no_sandbox, image), image=image)
     from rich.console import Console
 
     from grader.reports import (
@@ -132,17 +147,17 @@ def batch(
     jobs: Annotated[Optional[int], typer.Option(
         "--jobs", "-j", help="gradings at once (default: the cores over the threads a grading "
                              "needs)")] = None,
-    backend: Annotated[Backend, typer.Option(help="process (bubblewrap) or docker")] = Backend.process,
-    image: Annotated[Optional[str], typer.Option(help="grading image of the docker backend")] = None,
-    skip_mnist: Annotated[bool, typer.Option("--skip-mnist", help="do not train on MNIST")] = False,
+    box: BoxOption = None,
+    image: ImageOption = None,
+    backend: BackendOption = None,
+    skip_mnist: Annotated[bool, option("skip_mnist")] = False,
     regrade: Annotated[bool, typer.Option(
         "--regrade", help="grade every submission again, even those with a result")] = False,
     cluster: Annotated[Optional[str], typer.Option(
         "--cluster", help="a Dask scheduler, tcp://HOST:PORT: grade on its workers")] = None,
     cases: CasesOption = DEFAULT_CASES_DIR,
     mnist_dir: MnistDirOption = None,
-    no_download: Annotated[bool, typer.Option(
-        "--no-download", help="MNIST only from --mnist-dir or the cache")] = False,
+    no_download: Annotated[bool, option("no_download")] = False,
 ) -> None:
     """Grade a whole class into RESULTS; rerunning it grades only what has no result yet.
 
@@ -151,13 +166,12 @@ def batch(
     from grader.batch.outputs import write_outputs
     from grader.batch.run import BatchError, BatchRequest, run_batch
 
-    if image is not None and backend != Backend.docker:
-        fail("--image is only used with --backend docker")
+    chosen = box_of(box, backend, image=image)
     if cluster is not None and jobs is not None:
         fail("--jobs is for grading here; a cluster's workers set their own threads "
              "(dask worker --nthreads)")
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
-                             mnist_fetch=not no_download, backend=backend.value, image=image)
+                             mnist_fetch=not no_download, box=chosen, image=image)
     request = BatchRequest(submissions=submissions, out=out, options=options, jobs=jobs,
                            regrade=regrade, cluster=cluster)
     from rich.console import Console
@@ -298,9 +312,13 @@ def generate(
 ) -> None:
     """Regenerate the test cases by running the reference solution (cases that a fresh run
     reproduces, up to last-bit differences of the CPU, are left untouched)."""
+    from grader.config import ConfigError
     from reference import generate as generator
 
-    changed = generator.generate(out, generator.DEFAULT_SEED if seed is None else seed)
+    try:
+        changed = generator.generate(out, generator.DEFAULT_SEED if seed is None else seed)
+    except (ConfigError, generator.GenerationError) as error:
+        fail(str(error))
     for what in changed:
         typer.echo(f"changed {what}")
     if not changed:

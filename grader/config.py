@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from grader.boxes.protocol import IDLE_CPU_SHARE
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_FILE = "grading.toml"
+# A run with an idle limit is idle when its processes use less than this share of one core over
+# the limit. Sleeping or blocked (a lock, a pipe, input, a child that sleeps), a run uses next to
+# nothing: a few clock ticks a minute. Work gets far more even on a crowded machine: beside two
+# busy processes per core, training still gets 40% of a core or more, twenty times this share.
+IDLE_CPU_SHARE = 0.02
 
 
 class ConfigError(Exception):
@@ -79,7 +83,7 @@ class BoxSettings(Strict):
 
 
 class DockerSettings(Strict):
-    """The Docker backend (``grader grade --backend docker``): the box is a container."""
+    """The Docker box (``grader grade --box docker``): the box is a container."""
 
     image: str = Field("nn-grader:latest", min_length=1,
                        description="grading image (docker/build_images.sh builds nn-grader:latest)")
@@ -121,7 +125,113 @@ class AuditSettings(Strict):
                              "section (killed mutants over killed and surviving ones)")
 
 
+class CaseSettings(Strict):
+    """One case of a unit section: what ``grader generate`` draws and runs the reference on."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$", description="the case's name (its files' "
+                      "names), unique among all the cases")
+    description: str = Field(min_length=1, description="what the case checks, as students "
+                             "read it in a failure")
+    rtol: float = Field(1e-5, gt=0, description="relative tolerance of its comparisons")
+    atol: float = Field(1e-6, ge=0, description="absolute tolerance of its comparisons")
+
+
+class LayerCase(CaseSettings):
+    """A layer's forward and backward pass on inputs of one input maker, gradients drawn."""
+
+    builder: Literal["layer"] = "layer"
+    inputs: str = Field("normal", description="input maker by name (reference/generate.py "
+                        "MAKERS): normal, normal_off_zero (1e-3 or more from 0: no verdict on "
+                        "ReLU'(0)), far_apart_logits, large_logits, peaked_logits, ...")
+    shape: list[int] | None = Field(None, description="the inputs' shape, batch first (makers "
+                                    "of a fixed shape take none)")
+    scale: float | None = Field(None, gt=0, description="standard deviation of normal inputs")
+    args: list[Any] = Field([], description="the layer's arguments before input_shape")
+    parameters: dict[str, str] = Field({}, description="trainable parameters set before the "
+                                       "call and whose gradients are checked, each with the "
+                                       "maker of its values: normal, he_normal")
+
+
+class LossCase(CaseSettings):
+    """A loss and its gradient on labels and predictions of one input maker."""
+
+    builder: Literal["loss"] = "loss"
+    inputs: str = Field("one_hot_probabilities", description="input maker by name: "
+                        "one_hot_probabilities (true classes 0.02 or more), "
+                        "confidently_wrong_probabilities, ...")
+    shape: list[int] | None = Field(None, description="(samples, classes)")
+
+
+class OptimizerCase(CaseSettings):
+    """An optimizer's parameter trajectories, step by step, gradients drawn."""
+
+    builder: Literal["optimizer"] = "optimizer"
+    kwargs: dict[str, float] = Field({}, description="the optimizer's arguments (lr, ...)")
+    shapes: list[list[int]] = Field(min_length=1, description="one shape per parameter")
+    steps: int = Field(ge=1, description="updates of every parameter")
+
+
+CaseEntry = Annotated[LayerCase | LossCase | OptimizerCase, Field(discriminator="builder")]
+BUILDERS = ("layer", "loss", "optimizer")
+
+
+class SectionSettings(Strict):
+    """One graded section (README, "Adding a section"). Unit sections declare their cases;
+    ``grader generate`` writes them, and the section's public description into
+    ``public/sections.json`` (what the grader and the students' runner read)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the section's name: its "
+                      "random streams, reports and `run.py unittest <name>`")
+    title: str = Field(min_length=1, description="as the assignment numbers it")
+    points: float = Field(gt=0, description="scored when every case passes")
+    kind: Literal["unit", "mnist"] = Field(description="unit: cases with expected outputs; "
+                                           "mnist: trained and scored")
+    folder: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description="unit: the cases' folders "
+                        "<folder>_input and <folder>_gt under public/ and hidden/")
+    graded_class: str = Field("", alias="class", description="unit: the class of "
+                              "solution.py students write for it (the audit mutates it)")
+    builder: Literal["layer", "loss", "optimizer"] | None = Field(
+        None, description="unit: what its cases run: a layer's forward and backward, a loss "
+        "and its gradient, an optimizer's trajectories")
+    public: list[CaseEntry] = Field([], description="cases shipped to students")
+    hidden: list[CaseEntry] = Field([], description="cases only the grader holds")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cases_use_the_sections_builder(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("builder") in BUILDERS:
+            data = {**data, **{visibility: [
+                {"builder": data["builder"], **case} if isinstance(case, dict) else case
+                for case in data.get(visibility, [])] for visibility in ("public", "hidden")}}
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> SectionSettings:
+        if self.kind == "unit":
+            missing = [key for key, value in (("folder", self.folder), ("class", self.graded_class),
+                                              ("builder", self.builder)) if not value]
+            if missing:
+                raise ValueError(f"unit section {self.name!r} needs {', '.join(missing)}")
+            if not self.public and not self.hidden:
+                raise ValueError(f"unit section {self.name!r} has no cases ([[sections.public]] "
+                                 "or [[sections.hidden]])")
+        elif self.public or self.hidden or self.folder or self.builder:
+            raise ValueError(f"{self.kind} section {self.name!r} takes no cases, folder or builder")
+        return self
+
+    def record(self) -> dict[str, Any]:
+        """The public description (``reference.common.Section``; no case, nothing hidden)."""
+        return {"name": self.name, "title": self.title, "points": self.points,
+                "kind": self.kind, "folder": self.folder, "class": self.graded_class}
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    return sorted({value for value in values if value and values.count(value) > 1})
+
+
 class GradingConfig(Strict):
+    sections: list[SectionSettings] = Field([], description="the graded sections, in report "
+                                            "order (README, \"Adding a section\")")
     unit: UnitLimits = UnitLimits()
     mnist: MnistLimits = MnistLimits()
     box: BoxSettings = BoxSettings()
@@ -132,6 +242,17 @@ class GradingConfig(Strict):
     audit: AuditSettings = AuditSettings()
     tolerance: ToleranceSettings = ToleranceSettings()
 
+    @model_validator(mode="after")
+    def _names_once(self) -> GradingConfig:
+        for what, values in (
+                ("section name", [section.name for section in self.sections]),
+                ("section folder", [section.folder for section in self.sections]),
+                ("case name", [case.name for section in self.sections
+                               for case in section.public + section.hidden])):
+            if _duplicates(values):
+                raise ValueError(f"duplicate {what}: {', '.join(_duplicates(values))}")
+        return self
+
 
 def load_config(cases_dir: Path) -> GradingConfig:
     """Read ``grading.toml`` beside the test cases; defaults when it is absent."""
@@ -139,9 +260,26 @@ def load_config(cases_dir: Path) -> GradingConfig:
     if not path.exists():
         return GradingConfig()
     try:
-        return GradingConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return GradingConfig.model_validate(data)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(": ".join(filter(None, (
+            _where(e["loc"], data), e["msg"].removeprefix("Value error, "))))
+            for e in error.errors())
         raise ConfigError(f"{path}: {problems}") from None
+
+
+def _where(loc: tuple, data: dict) -> str:
+    """A problem's place, sections and cases by name: ``sections.tanh.public.tanh_small``."""
+    parts, node = [], data
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            named = node.get("name") if isinstance(node, dict) else None
+            parts.append(named if isinstance(named, str) and named else str(key))
+            continue
+        node = node.get(key) if isinstance(node, dict) else None
+        parts.append(str(key))
+    return ".".join(parts)

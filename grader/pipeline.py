@@ -40,7 +40,7 @@ from grader.boxes.uid_slots import NoFreeSlot, grading_uid
 from grader.config import ConfigError, GradingConfig, load_config
 from grader.given_code.check import check_modifications
 from grader.given_code.template import given_code
-from grader.options import BACKENDS, GradingOptions
+from grader.options import GradingOptions
 from grader.paths import REFERENCE_DIR
 from grader.reports.model import GradingReport, SandboxInfo, SectionResult, Verdict
 from grader.submission import cite_cells, read_submission
@@ -93,16 +93,25 @@ def build_sections(config: GradingConfig, options: GradingOptions
     return kinds, skipped
 
 
+def secret_files(config: GradingConfig, options: GradingOptions) -> list[Path]:
+    """The host files of every section, graded or skipped, that no submission may read."""
+    from grader.sections.kinds import KINDS
+    from reference import common
+
+    return [path for section in common.SECTIONS
+            for path in KINDS[section.kind].secret_files(section, config, options)]
+
+
 def box_shape(group: list[SectionKind], config: GradingConfig, uid: int | None,
               packages: tuple[str, ...]) -> BoxShape:
     """What the box of ``group`` must be started with (``packages``: those solution.py
     imports)."""
-    mnist_files = {}
+    data_files = {}
     for kind in group:
-        mnist_files.update(kind.mnist_files())
+        data_files.update(kind.data_files())
     return BoxShape(blas_threads=max(kind.blas_threads() for kind in group),
                     scratch_mb=config.box.scratch_mb, uid=uid,
-                    mnist_files=tuple(sorted(mnist_files.items())), packages=packages)
+                    data_files=tuple(sorted(data_files.items())), packages=packages)
 
 
 def box_limits(group: list[SectionKind]) -> BoxLimits:
@@ -113,7 +122,8 @@ def box_limits(group: list[SectionKind]) -> BoxLimits:
 
 def box_input(group: list[SectionKind], source: bytes, config: GradingConfig) -> BoxInput:
     """What the box of ``group`` is given, every public run first."""
-    files, hidden = {**runtime_files(), SOLUTION_FILE: source}, {}
+    modules = sorted({item for kind in group for item in kind.runtime_files().items()})
+    files, hidden = {**runtime_files(tuple(modules)), SOLUTION_FILE: source}, {}
     for kind in group:
         files.update(kind.files("public"))
         hidden.update(kind.files("hidden"))
@@ -154,11 +164,11 @@ def grade_group(running: RunningBox, box: Box, group: list[SectionKind], given: 
     return results, outcome
 
 
-def sandbox_info(options: GradingOptions, box: Box, uid: int | None,
+def sandbox_info(config: GradingConfig, options: GradingOptions, box: Box, uid: int | None,
                  outcomes: list[BoxOutcome]) -> SandboxInfo:
-    isolation = box.isolation(uid)
+    isolation = box.isolation(uid, lambda: secret_files(config, options))
     resources = "; ".join(dict.fromkeys(outcome.resources for outcome in outcomes)) or "none ran"
-    return SandboxInfo(backend=options.backend, box=isolation.box, resources=resources,
+    return SandboxInfo(box=isolation.box, resources=resources,
                        network_cut=isolation.network_cut, secrets_hidden=isolation.secrets_hidden,
                        uid=uid, notes=isolation.notes)
 
@@ -208,8 +218,6 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     grader cannot grade; never for anything the submission's code does. ``machine``: shared
     with the other gradings of a batch (``GradingStopped`` once its stop signal is set)."""
     started = time.perf_counter()
-    if options.backend not in BACKENDS:
-        raise GradingError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
     sent = read_submission(submission)
     source = sent.source
     text = source.decode("utf-8", errors="replace")  # UTF-8 already: read_submission made sure
@@ -227,7 +235,7 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
         packages = imported_packages(text, tuple(config.box.packages))
     except PackageNotInstalled as error:
         raise GradingError(str(error)) from None
-    uid_base = config.docker.uid_base if options.backend == "docker" else config.box.uid_base
+    uid_base = box.uid_base(config)
     early = early_box.claim(submission, options, config, box)  # `grader grade` started it
     with ThreadPoolExecutor(max_workers=1) as beside:  # the given-code check, while boxes run
         given_code_check = beside.submit(check_modifications, text, given_code())
@@ -262,5 +270,5 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     return GradingReport(
         submission=str(submission), total=sum(s.points for s in sections),
         max_total=sum(s.points for s in common.SECTIONS), sections=sections, warnings=warnings,
-        sandbox=sandbox_info(options, box, uid, outcomes),
+        sandbox=sandbox_info(config, options, box, uid, outcomes),
         seconds=round(time.perf_counter() - started, 3), grader_version=__version__)

@@ -1,9 +1,12 @@
 """Generate ``test_cases/`` by running the reference solution on seeded inputs.
 
-Every section has a list of case builders; a builder draws inputs from a seeded
-generator and describes what to call. The expected outputs come from executing
-the reference solution through the same ``common.execute_case`` the students'
-runner and the grader use.
+The sections and their cases are declared in ``grading.toml`` (``[[sections]]``): each case
+names a builder (``BUILDERS``: a layer's forward and backward, a loss and its gradient, an
+optimizer's trajectories) and, for layers and losses, an input maker of ``MAKERS`` by name
+with its shape and scale. A builder draws the inputs from a seeded generator and describes
+what to call; the expected outputs come from executing the reference solution through the
+same ``common.execute_case`` the students' runner and the grader use. The sections' public
+description goes to ``public/sections.json`` (``common.load_sections``).
 
 Same seed, same inputs, byte for byte, on any CPU: inputs use only the
 generator's draws and correctly rounded arithmetic (no vectorised ``exp``,
@@ -17,8 +20,11 @@ Usage: ``python -m reference.generate [--out DIR] [--seed N]``.
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import shutil
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -26,8 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.config import (
+    ConfigError,
+    LayerCase,
+    LossCase,
+    OptimizerCase,
+    SectionSettings,
+    load_config,
+)
 from reference import common
-from reference.common import Case, Section
+from reference.common import Case
 
 REFERENCE_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = REFERENCE_DIR.parent / "test_cases"
@@ -36,34 +50,29 @@ AGREEMENT_RTOL = 1e-10  # grading compares with rtol=1e-5, atol=1e-6: a million 
 AGREEMENT_ATOL = 1e-12  # and still wider than the last bits another CPU changes
 VISIBILITIES = ("public", "hidden")
 
-Builder = Callable[[np.random.Generator], tuple[Case, dict[str, np.ndarray]]]
+# draws a case's inputs from the section's random stream, running the reference (``solution``,
+# ``interface``) where shapes depend on it
+Builder = Callable[[np.random.Generator, object, object], tuple[Case, dict[str, np.ndarray]]]
+CaseSpec = LayerCase | LossCase | OptimizerCase
 
 
+class GenerationError(Exception):
+    """A section or case of ``grading.toml`` cannot be built (an unknown maker, ...)."""
+
+
+# ------------------------------------------------------------------ input makers
 def _away_from_zero(values: np.ndarray, margin: float = 1e-3) -> np.ndarray:
     """Push values off zero so no verdict hinges on ReLU'(0)."""
     return np.where(np.abs(values) < margin, np.copysign(margin, values) + values, values)
 
 
-def _layer_case(name, section, description, x, grad, layer, args=(), **extra):
-    params = {"layer": layer, "args": list(args)}
-    if "weights" in extra:
-        params["parameter_grads"] = ["weights_grad", "biases_grad"]
-    case = Case(name=name, section=section, op="layer", description=description, params=params)
-    return case, {"inputs": x, "grad_outputs": grad, **extra}
+def normal(rng, shape, scale=1.0):
+    return rng.normal(0.0, scale, shape)
 
 
-def relu_case(name, description, shape, scale=1.0) -> Builder:
-    def build(rng):
-        x = _away_from_zero(rng.normal(0.0, scale, shape))
-        return _layer_case(name, "relu", description, x, rng.normal(size=shape), "ReLU")
-    return build
-
-
-def softmax_case(name, description, n, d, make_logits=None) -> Builder:
-    def build(rng):
-        x = make_logits(rng) if make_logits else rng.normal(0.0, 2.0, (n, d))
-        return _layer_case(name, "softmax", description, x, rng.normal(size=x.shape), "Softmax")
-    return build
+def normal_off_zero(rng, shape, scale=1.0):
+    """Normal values 1e-3 or more from 0: no verdict hinges on ReLU'(0)."""
+    return _away_from_zero(rng.normal(0.0, scale, shape))
 
 
 def _far_apart_logits(rng):
@@ -95,15 +104,6 @@ def _wide_spread_rows(rng):
     return x
 
 
-def dense_case(name, description, n, d, c) -> Builder:
-    def build(rng):
-        return _layer_case(
-            name, "dense", description, rng.normal(size=(n, d)), rng.normal(size=(n, c)),
-            "Dense", args=(c,),
-            weights=rng.normal(0.0, np.sqrt(2.0 / d), (d, c)), biases=rng.normal(size=c))
-    return build
-
-
 def _probabilities(rng, n, d, floor=0.05):
     """Rows of probabilities whose smallest value is at least ``floor``."""
     raw = rng.dirichlet(np.ones(d), size=n)
@@ -114,13 +114,10 @@ def _one_hot(rng, n, d):
     return np.eye(d)[rng.integers(0, d, n)]
 
 
-def crossentropy_case(name, description, n, d, make=None, rtol=common.RTOL) -> Builder:
-    def build(rng):
-        y_gt, y_pred = make(rng) if make else (_one_hot(rng, n, d), _probabilities(rng, n, d, 0.02))
-        case = Case(name=name, section="crossentropy", op="loss", description=description,
-                    params={"loss": "CategoricalCrossentropy"}, rtol=rtol)
-        return case, {"y_gt": y_gt, "y_pred": y_pred}
-    return build
+def one_hot_probabilities(rng, shape):
+    """One-hot labels, and predicted probabilities of 0.02 or more."""
+    n, d = shape
+    return _one_hot(rng, n, d), _probabilities(rng, n, d, 0.02)
 
 
 def _decimals(rng, low: int, high: int, exponents: np.ndarray) -> np.ndarray:
@@ -173,9 +170,6 @@ def _confident_probabilities(rng):
     return y_gt, y_pred + y_gt * true_class[:, None]
 
 
-CONFIDENTLY_WRONG_RTOL = 2e-3  # an added epsilon e moves -1/p by e/p: at most 1e-3 for e <= 1e-7
-
-
 def _confidently_wrong_probabilities(rng):
     """True classes given 1e-4 .. 5e-4: an epsilon of 1e-3 (added or clipped) changes the loss
     and its gradient by 70% or more; one of 1e-7 or less by 0.1% at most (the case's rtol)."""
@@ -185,100 +179,134 @@ def _confidently_wrong_probabilities(rng):
     return y_gt, _with_true_class(y_gt, true_class, _probabilities(rng, n, d, 0.05))
 
 
-def optimizer_case(name, section, description, optimizer, kwargs, shapes, steps) -> Builder:
-    def build(rng):
-        inputs = {}
-        for i, shape in enumerate(shapes):
-            inputs[f"parameter_{i}"] = rng.normal(size=shape)
-            inputs[f"grads_{i}"] = rng.normal(size=(steps, *shape))
-        case = Case(name=name, section=section, op="optimizer", description=description,
-                    params={"optimizer": optimizer, "kwargs": kwargs,
-                            "n_parameters": len(shapes), "steps": steps})
-        return case, inputs
-    return build
+def _tied_logits(rng):
+    """Rows with equal logits (uniform outputs) and rows with two tied maxima."""
+    rows = np.zeros((4, 7))
+    rows[2:, :2] = 5.0
+    return rows + np.array([[0.0], [-3.0], [1.0], [-2.0]])
 
 
-CASES: dict[str, dict[str, list[Builder]]] = {
-    "relu": {
-        "public": [relu_case("relu_2d", "2-D batch (4, 5)", (4, 5)),
-                   relu_case("relu_batch_of_one", "a batch of one sample (1, 7)", (1, 7))],
-        "hidden": [relu_case("relu_4d", "4-D input (3, 2, 4, 5)", (3, 2, 4, 5)),
-                   relu_case("relu_3d", "3-D input (2, 6, 3)", (2, 6, 3)),
-                   relu_case("relu_large_values", "large values (8, 32)", (8, 32), scale=100.0)],
-    },
-    "softmax": {
-        "public": [softmax_case("softmax_small", "logits (4, 6)", 4, 6),
-                   softmax_case("softmax_batch_of_one", "a batch of one sample (1, 10)", 1, 10),
-                   softmax_case("softmax_large_logits",
-                                "logits near +800 and -700 in different rows (stability: "
-                                "subtract the per-row maximum)", 3, 6, _large_logits)],
-        "hidden": [softmax_case("softmax_far_apart_rows",
-                                "logits near +1000 and -1000 in different rows (stability: "
-                                "subtract the per-row maximum)", 5, 8, _far_apart_logits),
-                   softmax_case("softmax_peaked", "one logit larger by 600 in four rows "
-                                "(probabilities down to 1e-260), two ordinary rows", 6, 10,
-                                _peaked_logits),
-                   softmax_case("softmax_wide", "logits (16, 50)", 16, 50),
-                   softmax_case("softmax_wide_spread_rows", "logits spanning 1800 within four "
-                                "rows (stability: the row's maximum, not its minimum), two "
-                                "ordinary rows", 6, 6, _wide_spread_rows)],
-    },
-    "dense": {
-        "public": [dense_case("dense_small", "inputs (4, 5), 3 units", 4, 5, 3),
-                   dense_case("dense_batch_of_one", "a batch of one sample (1, 8), 4 units",
-                              1, 8, 4)],
-        "hidden": [dense_case("dense_non_square", "inputs (16, 30), 7 units", 16, 30, 7),
-                   dense_case("dense_expanding", "inputs (5, 3), 12 units", 5, 3, 12),
-                   dense_case("dense_mnist_sized", "inputs (32, 784), 10 units", 32, 784, 10)],
-    },
-    "crossentropy": {
-        "public": [crossentropy_case("crossentropy_small", "one-hot labels (6, 4)", 6, 4),
-                   crossentropy_case("crossentropy_batch_of_one", "a batch of one sample (1, 10)",
-                                     1, 10)],
-        "hidden": [crossentropy_case("crossentropy_tiny_probabilities",
-                                     "wrong classes with probabilities 1e-30 .. 1e-200 beside "
-                                     "true classes of 0.3 .. 0.9", 0, 0,
-                                     _tiny_wrong_class_probabilities),
-                   crossentropy_case("crossentropy_confident",
-                                     "true-class probabilities within 1e-9 of one in four rows "
-                                     "(their loss is about 1e-9), two ordinary rows",
-                                     0, 0, _confident_probabilities),
-                   crossentropy_case("crossentropy_mnist_sized", "one-hot labels (32, 10)",
-                                     32, 10),
-                   crossentropy_case("crossentropy_confidently_wrong",
-                                     "true classes given probabilities 1e-4 .. 5e-4: an epsilon "
-                                     "of 1e-3 (added or clipped) fails, one of 1e-7 or less "
-                                     "passes (rtol 0.002 here)", 0, 0,
-                                     _confidently_wrong_probabilities, CONFIDENTLY_WRONG_RTOL)],
-    },
-    "sgd": {
-        "public": [optimizer_case("sgd_one_parameter", "sgd", "lr=0.1, one (3, 4) parameter, "
-                                  "10 steps", "SGD", {"lr": 0.1}, [(3, 4)], 10)],
-        "hidden": [optimizer_case("sgd_three_parameters", "sgd", "lr=0.05, parameters (5,), "
-                                  "(4, 3), (2, 3, 2), 12 steps", "SGD", {"lr": 0.05},
-                                  [(5,), (4, 3), (2, 3, 2)], 12),
-                   optimizer_case("sgd_large_lr", "sgd", "lr=1.5, parameter (7,), 10 steps",
-                                  "SGD", {"lr": 1.5}, [(7,)], 10)],
-    },
-    "momentum": {
-        "public": [optimizer_case("momentum_one_parameter", "momentum", "lr=0.1, momentum=0.9, "
-                                  "one (3, 4) parameter, 10 steps", "SGDMomentum",
-                                  {"lr": 0.1, "momentum": 0.9}, [(3, 4)], 10)],
-        "hidden": [optimizer_case("momentum_three_parameters", "momentum", "lr=0.05, momentum="
-                                  "0.8, parameters (5,), (4, 3), (2, 3, 2), 15 steps",
-                                  "SGDMomentum", {"lr": 0.05, "momentum": 0.8},
-                                  [(5,), (4, 3), (2, 3, 2)], 15),
-                   optimizer_case("momentum_default", "momentum", "lr=0.1 and the default "
-                                  "momentum (0.0), 10 steps", "SGDMomentum", {"lr": 0.1},
-                                  [(6,)], 10),
-                   optimizer_case("momentum_high", "momentum", "lr=0.01, momentum=0.99, "
-                                  "parameter (2, 5), 20 steps", "SGDMomentum",
-                                  {"lr": 0.01, "momentum": 0.99}, [(2, 5)], 20)],
-    },
+def _very_negative_logits(rng):
+    return rng.normal(-2000.0, 1.0, (3, 5))
+
+
+def _uniform_predictions(rng):
+    return _one_hot(rng, 5, 4), np.full((5, 4), 0.25)
+
+
+MAKERS: dict[str, Callable] = {  # grading.toml's `inputs`: maker(rng, **shape and scale)
+    "normal": normal, "normal_off_zero": normal_off_zero,
+    "far_apart_logits": _far_apart_logits, "large_logits": _large_logits,
+    "peaked_logits": _peaked_logits, "wide_spread_rows": _wide_spread_rows,
+    "tied_logits": _tied_logits, "very_negative_logits": _very_negative_logits,
+    "one_hot_probabilities": one_hot_probabilities,
+    "tiny_wrong_class_probabilities": _tiny_wrong_class_probabilities,
+    "confident_probabilities": _confident_probabilities,
+    "confidently_wrong_probabilities": _confidently_wrong_probabilities,
+    "uniform_predictions": _uniform_predictions,
+}
+PARAMETER_MAKERS: dict[str, Callable] = {  # a layer case's `parameters`: maker(rng, shape)
+    "normal": lambda rng, shape: rng.normal(size=shape),
+    "he_normal": lambda rng, shape: rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape),
 }
 
 
-def write_section(out: Path, section: Section, cases: list[tuple[Case, dict, dict]]) -> None:
+# ---------------------------------------------------------------------- builders
+def _maker(section: str, spec: LayerCase | LossCase) -> Callable:
+    """The case's input maker with its shape and scale, checked against what it takes."""
+    where = f"section {section!r}, case {spec.name!r}"
+    maker = MAKERS.get(spec.inputs)
+    if maker is None:
+        raise GenerationError(f"{where}: unknown input maker {spec.inputs!r} (the makers: "
+                              f"{', '.join(sorted(MAKERS))})")
+    params = {key: getattr(spec, key) for key in ("shape", "scale")
+              if getattr(spec, key, None) is not None}
+    try:
+        inspect.signature(maker).bind(None, **params)
+    except TypeError:
+        takes = list(inspect.signature(maker).parameters)[1:]
+        raise GenerationError(f"{where}: input maker {spec.inputs!r} takes "
+                              f"{', '.join(takes) or 'no shape or scale'}, given "
+                              f"{', '.join(params) or 'none'}") from None
+    for name, maker_name in getattr(spec, "parameters", {}).items():
+        if maker_name not in PARAMETER_MAKERS:
+            raise GenerationError(f"{where}: parameter {name!r}: unknown maker {maker_name!r} "
+                                  f"(the makers: {', '.join(sorted(PARAMETER_MAKERS))})")
+    return functools.partial(maker, **params)
+
+
+def layer_case(section: str, spec: LayerCase, layer: str) -> Builder:
+    """The inputs from the maker; the output gradient of the shape the reference layer gives;
+    then each parameter's values (set before the call, their gradients checked)."""
+    make = _maker(section, spec)
+
+    def build(rng, solution, interface):
+        x = make(rng)
+        reference = getattr(solution, layer)(*spec.args, input_shape=x.shape[1:])
+        reference.build(common.stand_in_optimizer(interface))
+        inputs = {"inputs": x,
+                  "grad_outputs": rng.normal(size=(x.shape[0], *reference.output_shape))}
+        for name, maker in spec.parameters.items():
+            inputs[name] = PARAMETER_MAKERS[maker](rng, getattr(reference, name).shape)
+        params = {"layer": layer, "args": list(spec.args)}
+        if spec.parameters:
+            params["parameter_grads"] = [f"{name}_grad" for name in spec.parameters]
+        return Case(name=spec.name, section=section, op="layer", description=spec.description,
+                    params=params, rtol=spec.rtol, atol=spec.atol), inputs
+    return build
+
+
+def loss_case(section: str, spec: LossCase, loss: str) -> Builder:
+    make = _maker(section, spec)
+
+    def build(rng, solution, interface):
+        y_gt, y_pred = make(rng)
+        return Case(name=spec.name, section=section, op="loss", description=spec.description,
+                    params={"loss": loss}, rtol=spec.rtol, atol=spec.atol), \
+            {"y_gt": y_gt, "y_pred": y_pred}
+    return build
+
+
+def optimizer_case(section: str, spec: OptimizerCase, optimizer: str) -> Builder:
+    def build(rng, solution, interface):
+        inputs = {}
+        for i, shape in enumerate(spec.shapes):
+            inputs[f"parameter_{i}"] = rng.normal(size=shape)
+            inputs[f"grads_{i}"] = rng.normal(size=(spec.steps, *shape))
+        params = {"optimizer": optimizer, "kwargs": dict(spec.kwargs),
+                  "n_parameters": len(spec.shapes), "steps": spec.steps}
+        return Case(name=spec.name, section=section, op="optimizer",
+                    description=spec.description, params=params, rtol=spec.rtol,
+                    atol=spec.atol), inputs
+    return build
+
+
+BUILDERS: dict[str, Callable[[str, CaseSpec, str], Builder]] = {
+    "layer": layer_case, "loss": loss_case, "optimizer": optimizer_case}
+
+
+def case_builder(section: SectionSettings, spec: CaseSpec) -> Builder:
+    """The builder of one case entry, calling the section's class."""
+    return BUILDERS[spec.builder](section.name, spec, section.graded_class)
+
+
+def section_builders(section: SectionSettings) -> dict[str, list[Builder]]:
+    return {visibility: [case_builder(section, spec) for spec in getattr(section, visibility)]
+            for visibility in VISIBILITIES}
+
+
+def declared_sections(cases_dir: Path = DEFAULT_OUT) -> list[SectionSettings]:
+    """The sections ``grading.toml`` of ``cases_dir`` declares, or when it declares none (a
+    folder of cases with limits only), those of the grader's own ``test_cases``."""
+    for folder in dict.fromkeys((Path(cases_dir), DEFAULT_OUT)):
+        sections = load_config(folder).sections
+        if sections:
+            return sections
+    raise GenerationError(f"{DEFAULT_OUT / 'grading.toml'} declares no [[sections]]")
+
+
+# ----------------------------------------------------------------------- writing
+def write_section(out: Path, section: common.Section, cases: list[tuple[Case, dict, dict]]) -> None:
     inputs_dir, expected_dir = common.input_dir(out, section), common.expected_dir(out, section)
     inputs_dir.mkdir(parents=True)
     expected_dir.mkdir(parents=True)
@@ -290,22 +318,32 @@ def write_section(out: Path, section: Section, cases: list[tuple[Case, dict, dic
         common.save_npz(expected_dir / f"{case.name}.npz", expected)
 
 
-def write_cases(out: Path, seed: int) -> None:
-    """Write ``out/public`` and ``out/hidden`` afresh."""
+def write_sections_file(out: Path, sections: list[SectionSettings]) -> None:
+    """The sections' public description, beside the public cases (and so in the kit)."""
+    path = Path(out) / "public" / common.SECTIONS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"sections": [section.record() for section in sections]},
+                               indent=2) + "\n", encoding="utf-8")
+
+
+def write_cases(out: Path, seed: int, sections: list[SectionSettings] | None = None) -> None:
+    """Write ``out/public`` and ``out/hidden`` afresh (``sections``: the declared ones)."""
+    sections = declared_sections() if sections is None else sections
     solution, interface = common.import_solution(REFERENCE_DIR)
     for visibility in VISIBILITIES:
         target = Path(out) / visibility
-        for section in common.UNIT_SECTIONS:
+        for section in (section for section in sections if section.kind == "unit"):
             # one stream per (section, visibility), keyed by names: adding a case or a section
             # elsewhere changes nothing here
             rng = np.random.default_rng([seed, zlib.crc32(section.name.encode()),
                                          zlib.crc32(visibility.encode())])
             cases = []
-            for build in CASES[section.name][visibility]:
-                case, inputs = build(rng)
+            for build in section_builders(section)[visibility]:
+                case, inputs = build(rng, solution, interface)
                 expected = common.execute_case(solution, interface, case, inputs)
                 cases.append((case, inputs, expected))
-            write_section(target, section, cases)
+            write_section(target, common.Section.from_record(section.record()), cases)
+    write_sections_file(out, sections)
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -348,7 +386,7 @@ def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[str]:
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="nn-cases-") as temporary:
         fresh = Path(temporary)
-        write_cases(fresh, seed)
+        write_cases(fresh, seed, declared_sections(out))
         if not all((out / visibility).is_dir() for visibility in VISIBILITIES):
             for visibility in VISIBILITIES:
                 shutil.rmtree(out / visibility, ignore_errors=True)
@@ -361,6 +399,8 @@ def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> list[str]:
                 shutil.copyfile(fresh / name, out / name)
             else:
                 (out / name).unlink()
+                if not any((out / name).parent.iterdir()):  # a section taken out
+                    (out / name).parent.rmdir()
     return [f"{name}: {how}" for name, how in differing.items()]
 
 
@@ -369,7 +409,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="test case directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args(argv)
-    changed = generate(args.out, args.seed)
+    try:
+        changed = generate(args.out, args.seed)
+    except (ConfigError, GenerationError) as error:
+        sys.exit(f"error: {error}")
     print("\n".join(f"changed {what}" for what in changed) if changed else
           f"{args.out}: up to date (a fresh generation agrees within rtol={AGREEMENT_RTOL:g})")
 

@@ -28,34 +28,76 @@ MAX_SHOWN_MISMATCHES = 3
 
 @dataclass(frozen=True)
 class Section:
-    """One graded section of the assignment, known by its name (never by its position)."""
+    """One graded section of the assignment, known by its name (never by its position).
+
+    Declared in the grader's ``grading.toml``; ``grader generate`` writes the public part of
+    every declaration (these fields) into ``sections.json`` beside the public cases."""
 
     name: str
     title: str
     points: float
     kind: str  # "unit": cases with expected outputs; "mnist": trained and scored
     folder: str = ""  # the course's folder of its cases, e.g. "00_unittest_relu" (fixed)
+    graded_class: str = ""  # the class of solution.py students write for it, e.g. "ReLU"
+
+    @classmethod
+    def from_record(cls, record: dict) -> Section:
+        record = dict(record)
+        return cls(graded_class=record.pop("class", ""), **record)
+
+    def to_record(self) -> dict:
+        return {"name": self.name, "title": self.title, "points": self.points, "kind": self.kind,
+                "folder": self.folder, "class": self.graded_class}
 
 
-SECTIONS = (
-    Section("relu", "2.1.1 ReLU", 0.5, "unit", "00_unittest_relu"),
-    Section("softmax", "2.1.2 Softmax", 1.0, "unit", "01_unittest_softmax"),
-    Section("dense", "2.1.3 Dense", 1.0, "unit", "02_unittest_dense"),
-    Section("crossentropy", "2.2.1 CrossEntropy", 0.5, "unit", "03_unittest_crossentropy"),
-    Section("sgd", "2.3.1 SGD", 0.5, "unit", "04_unittest_sgd"),
-    Section("momentum", "2.3.2 SGDMomentum", 0.5, "unit", "05_unittest_momentum"),
-    Section("mnist", "2.4 MNIST", 1.0, "mnist"),
-)
-SECTIONS_BY_NAME = {section.name: section for section in SECTIONS}
-UNIT_SECTIONS = tuple(section for section in SECTIONS if section.kind == "unit")
+class CaseFileError(Exception):
+    """The stored test cases are missing or malformed (not the student's fault)."""
 
 
-def input_dir(tests_dir: Path, section: Section) -> Path:
-    return Path(tests_dir) / f"{section.folder}_input"
+SECTIONS_FILE = "sections.json"
+HERE = Path(__file__).resolve().parent
+# where the sections of ``SECTIONS`` are read: the cases beside this file, in the students'
+# kit (tests/), else in the grader's checkout (test_cases/public/)
+DEFAULT_CASES_DIRS = (HERE / "tests", HERE.parent / "test_cases" / "public")
 
 
-def expected_dir(tests_dir: Path, section: Section) -> Path:
-    return Path(tests_dir) / f"{section.folder}_gt"
+def load_sections(cases_dir: Path) -> tuple[Section, ...]:
+    """The sections of the cases in ``cases_dir`` (a ``public`` or ``hidden`` folder, or the
+    kit's ``tests``), in report order."""
+    path = Path(cases_dir) / SECTIONS_FILE
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))["sections"]
+        return tuple(Section.from_record(record) for record in records)
+    except FileNotFoundError:
+        raise CaseFileError(f"{path} is missing: run `grader generate`") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CaseFileError(f"malformed section file {path}: {error}") from None
+
+
+_DEFAULT_SECTIONS: dict[str, object] = {}
+
+
+def __getattr__(name: str):
+    """``SECTIONS``, ``SECTIONS_BY_NAME`` and ``UNIT_SECTIONS``: those of the default cases
+    (``DEFAULT_CASES_DIRS``), read once, when first asked for."""
+    if name not in ("SECTIONS", "SECTIONS_BY_NAME", "UNIT_SECTIONS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _DEFAULT_SECTIONS:
+        cases_dir = next((folder for folder in DEFAULT_CASES_DIRS
+                          if (folder / SECTIONS_FILE).is_file()), DEFAULT_CASES_DIRS[0])
+        sections = load_sections(cases_dir)
+        _DEFAULT_SECTIONS.update(
+            SECTIONS=sections, SECTIONS_BY_NAME={section.name: section for section in sections},
+            UNIT_SECTIONS=tuple(section for section in sections if section.kind == "unit"))
+    return _DEFAULT_SECTIONS[name]
+
+
+def input_dir(cases_dir: Path, section: Section) -> Path:
+    return Path(cases_dir) / f"{section.folder}_input"
+
+
+def expected_dir(cases_dir: Path, section: Section) -> Path:
+    return Path(cases_dir) / f"{section.folder}_gt"
 
 
 @dataclass(frozen=True)
@@ -76,12 +118,8 @@ class Case:
                 "rtol": self.rtol, "atol": self.atol}
 
 
-class CaseFileError(Exception):
-    """The stored test cases are missing or malformed (not the student's fault)."""
-
-
-def load_cases(tests_dir: Path, section: Section) -> list[Case]:
-    path = input_dir(tests_dir, section) / CASES_FILE
+def load_cases(cases_dir: Path, section: Section) -> list[Case]:
+    path = input_dir(cases_dir, section) / CASES_FILE
     try:
         records = json.loads(path.read_text(encoding="utf-8"))["cases"]
         return [Case(**record) for record in records]
@@ -101,12 +139,12 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise CaseFileError(f"unreadable test case file {path}: {error}") from None
 
 
-def load_inputs(tests_dir: Path, section: Section, case: Case) -> dict[str, np.ndarray]:
-    return _load_npz(input_dir(tests_dir, section) / f"{case.name}.npz")
+def load_inputs(cases_dir: Path, section: Section, case: Case) -> dict[str, np.ndarray]:
+    return _load_npz(input_dir(cases_dir, section) / f"{case.name}.npz")
 
 
-def load_expected(tests_dir: Path, section: Section, case: Case) -> dict[str, np.ndarray]:
-    return _load_npz(expected_dir(tests_dir, section) / f"{case.name}.npz")
+def load_expected(cases_dir: Path, section: Section, case: Case) -> dict[str, np.ndarray]:
+    return _load_npz(expected_dir(cases_dir, section) / f"{case.name}.npz")
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
@@ -142,7 +180,7 @@ def import_solution(directory: Path):
     return importlib.import_module("solution"), interface
 
 
-def _stand_in_optimizer(interface):
+def stand_in_optimizer(interface):
     """An optimizer whose updaters never run: layer cases must not depend on SGD."""
 
     class StandInOptimizer(interface.Optimizer):
@@ -158,15 +196,15 @@ def _run_layer(solution, interface, case: Case, inputs: dict) -> dict:
     layer_class = getattr(solution, case.params["layer"])
     x = inputs["inputs"].copy()
     layer = layer_class(*case.params.get("args", ()), input_shape=x.shape[1:])
-    layer.build(_stand_in_optimizer(interface))
-    for name in ("weights", "biases"):
-        if name in inputs:
-            setattr(layer, name, inputs[name].copy())
+    layer.build(stand_in_optimizer(interface))
+    grads = case.params.get("parameter_grads", ())
+    for name in grads:  # "weights_grad": the case's "weights" are set first
+        parameter = name.removesuffix("_grad")
+        setattr(layer, parameter, inputs[parameter].copy())
     outputs = {"outputs": layer(x)}
     outputs["grad_inputs"] = layer.backward(inputs["grad_outputs"].copy())
-    for name in ("weights_grad", "biases_grad"):
-        if name in case.params.get("parameter_grads", ()):
-            outputs[name] = getattr(layer, name)
+    for name in grads:
+        outputs[name] = getattr(layer, name)
     return outputs
 
 
@@ -326,17 +364,17 @@ def case_failure_text(case: Case, problems: list[str]) -> str:
 
 
 # ------------------------------------------------------------ local running
-def check_section(solution, interface, tests_dir: Path, section: Section) -> list[str]:
+def check_section(solution, interface, cases_dir: Path, section: Section) -> list[str]:
     """Run and judge every case of a section in this process; returns failure texts."""
     failures = []
-    for case in load_cases(tests_dir, section):
-        inputs = load_inputs(tests_dir, section, case)
+    for case in load_cases(cases_dir, section):
+        inputs = load_inputs(cases_dir, section, case)
         try:
             actual = execute_case(solution, interface, case, inputs)
         except Exception as error:  # the student's code failed: report, go on
             failures.append(case_failure_text(case, [student_traceback(error)]))
             continue
-        problems = compare_outputs(case, actual, load_expected(tests_dir, section, case))
+        problems = compare_outputs(case, actual, load_expected(cases_dir, section, case))
         if problems:
             failures.append(case_failure_text(case, list(problems.values())))
     return failures

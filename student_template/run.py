@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Local tests of the assignment: the same cases and checks as the grading system.
 
-Usage:  ./run.py unittest relu|softmax|dense|crossentropy|sgd|momentum|mnist|all
-("all" runs the six unit sections; mnist trains on MNIST: run it separately.)
+Usage:  ./run.py unittest <section>|all   (without arguments: the list of sections)
+("all" runs every unit section; mnist trains on MNIST: run it separately.)
 """
 import sys
 import time
@@ -11,12 +11,15 @@ from pathlib import Path
 import common
 
 HERE = Path(__file__).resolve().parent
-TESTS_DIR = HERE / "tests"
+CASES_DIR = HERE / "tests"
 MIN_ACCURACY = 0.90  # the final test accuracy must be strictly greater
 TIME_LIMIT_SECONDS = 600  # training plus prediction
-USAGE = ("usage: ./run.py unittest <section>\n"
-         f"  <section>: {', '.join(s.name for s in common.SECTIONS)} or all "
-         "(all = the six unit sections)")
+
+
+def usage(sections):
+    return ("usage: ./run.py unittest <section>\n"
+            f"  <section>: {', '.join(s.name for s in sections)} or all "
+            "(all = every unit section)")
 
 
 def indent(text, prefix="    "):
@@ -25,8 +28,8 @@ def indent(text, prefix="    "):
 
 def run_unit(solution, interface, section):
     try:
-        total = len(common.load_cases(TESTS_DIR, section))
-        failures = common.check_section(solution, interface, TESTS_DIR, section)
+        total = len(common.load_cases(CASES_DIR, section))
+        failures = common.check_section(solution, interface, CASES_DIR, section)
     except common.CaseFileError as error:
         print(f"{section.title}: ERROR: {error}\n    (put the tests/ folder next to run.py)")
         return False
@@ -77,11 +80,16 @@ def run_mnist(solution, interface, section):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[0] != "unittest" or (
-            argv[1] != "all" and argv[1] not in common.SECTIONS_BY_NAME):
-        print(USAGE, file=sys.stderr)
+    try:
+        known = {section.name: section for section in common.load_sections(CASES_DIR)}
+    except common.CaseFileError as error:
+        print(f"ERROR: {error}\n    (put the tests/ folder next to run.py)")
+        return 1
+    if len(argv) != 2 or argv[0] != "unittest" or (argv[1] != "all" and argv[1] not in known):
+        print(usage(known.values()), file=sys.stderr)
         return 2
-    sections = common.UNIT_SECTIONS if argv[1] == "all" else [common.SECTIONS_BY_NAME[argv[1]]]
+    sections = [section for section in known.values() if section.kind == "unit"] \
+        if argv[1] == "all" else [known[argv[1]]]
     try:
         solution, interface = common.import_solution(HERE)
     except (Exception, SystemExit) as error:  # syntax errors, exceptions, exit() at import

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 
 from grader.boxes import bwrap
 from grader.boxes.base import runtime_files
-from grader.options import GradingOptions
+from grader.options import GradingOptions, OptionsError, chosen_box
 from grader.pipeline import GradingError, grade_submission
+from grader.reports.model import GradingReport
 from tests.grading_fixtures import REFERENCE_SOLUTION
 
 UNIT = GradingOptions(skip_mnist=True)
@@ -49,7 +51,7 @@ def test_without_bubblewrap_the_grader_refuses_and_says_how_to_install_it(monkey
 
 
 def test_trusted_code_may_run_without_a_box_and_the_report_says_so():
-    report = grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, sandbox=False))
+    report = grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, box="none"))
     assert report.total == 4.0 and report.sandbox.box == "none"
     assert not report.sandbox.network_cut and "NO SANDBOX" in report.sandbox.notes[0]
 
@@ -87,3 +89,41 @@ def test_a_grader_killed_but_not_yet_reaped_counts_as_gone_for_its_containers():
         alive.kill()
         alive.wait()
     assert not running(ended.pid)
+
+
+def test_the_box_is_named_by_box_and_its_old_names_still_work_for_one_release():
+    assert [chosen_box(None), chosen_box("docker"), chosen_box(None, "process"),
+            chosen_box(None, "docker"), chosen_box(None, "process", True),
+            chosen_box(None, None, True), chosen_box("bwrap", "process"),
+            chosen_box("none", None, True), chosen_box("docker", image="i")] == \
+        ["bwrap", "docker", "bwrap", "docker", "none", "none", "bwrap", "none", "docker"]
+    for arguments, match in [(("docker", None, True), "--box docker contradicts --no-sandbox"),
+                             (("none", "docker"), "contradicts --backend docker"),
+                             ((None, "docker", True), "a container is always a box"),
+                             ((None, "vm"), "unknown backend"),
+                             (("bwrap", None, False, "i"), "--image is only used with --box")]:
+        with pytest.raises(OptionsError, match=match):
+            chosen_box(*arguments)
+
+
+def test_the_command_hides_the_old_names_and_refuses_contradictions():
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    shown = CliRunner().invoke(app, ["grade", "--help"], env={"COLUMNS": "200"}).output
+    assert "--box" in shown and "--backend" not in shown and "--no-sandbox" not in shown
+    refused = CliRunner().invoke(app, ["grade", str(REFERENCE_SOLUTION), "--box", "docker",
+                                       "--no-sandbox"])
+    assert refused.exit_code == 2 and "--box docker contradicts --no-sandbox" in refused.output
+    refused = CliRunner().invoke(app, ["batch", "class", "--out", "out", "--backend", "docker",
+                                       "--box", "bwrap"])
+    assert refused.exit_code == 2 and "contradicts --backend docker" in refused.output
+
+
+def test_reports_written_with_a_backend_field_are_still_read():
+    """Gradebooks keep every report's JSON: those from before ``--box`` name a backend too."""
+    report = grade_submission(REFERENCE_SOLUTION, UNIT)
+    old = json.loads(report.model_dump_json())
+    old["sandbox"]["backend"] = "process"
+    assert GradingReport.model_validate(old).sandbox == report.sandbox

@@ -148,11 +148,11 @@ def test_relative_errors_are_not_printed_against_an_expected_zero():
 
 def _all_cases():
     for visibility in ("public", "hidden"):
-        tests_dir = DEFAULT_CASES_DIR / visibility
+        cases_dir = DEFAULT_CASES_DIR / visibility
         for section in common.UNIT_SECTIONS:
-            for case in common.load_cases(tests_dir, section):
-                yield (case, common.load_inputs(tests_dir, section, case),
-                       common.load_expected(tests_dir, section, case))
+            for case in common.load_cases(cases_dir, section):
+                yield (case, common.load_inputs(cases_dir, section, case),
+                       common.load_expected(cases_dir, section, case))
 
 
 def test_no_hint_fires_on_the_expected_values_of_any_case():

@@ -51,15 +51,38 @@ def answered(early: early_box.EarlyBox, seconds: float = 60.0) -> None:
 
 
 def test_the_command_line_that_starts_an_early_box():
+    """Read with the command's own declarations of its options (``grader.options``)."""
     cases = GradingOptions().cases_dir
     assert early_box.grade_arguments(GRADE) == (REFERENCE_SOLUTION, cases)
     assert early_box.grade_arguments(["grade", "s.py", "--cases", "c", "-v"]) == \
         (Path("s.py"), Path("c"))
     assert early_box.grade_arguments(["grade", "s.py", "--cases=c"]) == (Path("s.py"), Path("c"))
-    for argv in (["grade", "s.py", "--backend", "docker"], ["grade", "s.py", "--backend=docker"],
-                 ["grade", "s.py", "--no-sandbox"], ["grade", "--json", "r.json", "s.py"],
+    assert early_box.grade_arguments(["grade", "--json", "r.json", "s.py", "--box", "bwrap",
+                                      "--backend=process"]) == (Path("s.py"), cases)
+    for argv in (["grade", "s.py", "--box", "docker"], ["grade", "s.py", "--box=none"],
+                 ["grade", "s.py", "--box", "in-container"],
+                 ["grade", "s.py", "--backend", "docker"], ["grade", "s.py", "--backend=docker"],
+                 ["grade", "s.py", "--no-sandbox"], ["grade", "s.py", "--image", "i"],
+                 ["grade", "s.py", "--box", "bwrap", "--no-sandbox"],
+                 ["grade", "s.py", "--cases"], ["grade", "s.py", "t.py"], ["grade", "s.py", "-x"],
                  ["grade"], ["batch", "s.py"], ["grade", "s.py", "--help"], []):
         assert early_box.grade_arguments(argv) is None, argv
+
+
+def test_the_early_box_and_the_command_declare_the_same_options():
+    """One declaration per option: the typer command's options are those of the table the
+    early box reads the command line with, names, values and all."""
+    import typer.main
+
+    from grader.cli import app
+    from grader.options import FLAGS, GRADE_FLAGS
+
+    (info,) = [info for info in app.registered_commands if info.callback.__name__ == "grade"]
+    command = typer.main.get_command_from_info(info, pretty_exceptions_short=True,
+                                               rich_markup_mode=None)
+    declared = {tuple(param.opts): not param.is_flag for param in command.params
+                if param.param_type_name == "option"}
+    assert declared == {FLAGS[key].names: FLAGS[key].takes_value for key in GRADE_FLAGS}
 
 
 def test_the_plan_names_inputs_and_holds_no_case_data(plans):

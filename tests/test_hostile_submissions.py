@@ -74,9 +74,9 @@ ROOT_UIDS, DOCKER_UIDS = range(62000, 62064), range(10001, 10065)
 RUNNERS = [
     pytest.param(Runner("bwrap-root"), id="bwrap-root"),
     pytest.param(Runner("bwrap-user", user="nngrader"), id="bwrap-user"),
-    pytest.param(Runner("docker-root", backend="docker"), id="docker-root",
+    pytest.param(Runner("docker-root", box="docker"), id="docker-root",
                  marks=pytest.mark.docker),
-    pytest.param(Runner("docker-user", backend="docker", user="nngrader"), id="docker-user",
+    pytest.param(Runner("docker-user", box="docker", user="nngrader"), id="docker-user",
                  marks=pytest.mark.docker),
 ]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="makes a grading user: needs root")
@@ -123,7 +123,7 @@ def mnist_cache(area) -> Path:
 @pytest.fixture(params=RUNNERS)
 def runner(request) -> Runner:
     runner: Runner = request.param
-    if runner.backend == "docker":
+    if runner.box == "docker":
         from grader.boxes.base import BoxUnavailable
         from grader.boxes.docker import DockerBox
         from grader.config import DockerSettings
@@ -133,7 +133,7 @@ def runner(request) -> Runner:
         except BoxUnavailable as error:
             pytest.skip(str(error))
     if runner.user:
-        ensure_test_user(docker_group=runner.backend == "docker")
+        ensure_test_user(docker_group=runner.box == "docker")
     return runner
 
 
@@ -141,11 +141,11 @@ def grading_uids(runner: Runner, graded: Graded) -> set[int]:
     """The uids the grading's boxes ran as: the one it held (its report says which), or, in a
     user namespace (bubblewrap not as root), the runner's own. A grading that reports none
     (it failed before its boxes) is checked over its whole range."""
-    if runner.backend == "process" and runner.user is not None:
+    if runner.box == "bwrap" and runner.user is not None:
         return {runner.uid()}
     if graded.report.sandbox is not None and graded.report.sandbox.uid is not None:
         return {graded.report.sandbox.uid}
-    return set(DOCKER_UIDS if runner.backend == "docker" else ROOT_UIDS)
+    return set(DOCKER_UIDS if runner.box == "docker" else ROOT_UIDS)
 
 
 class Attack:
@@ -174,7 +174,7 @@ class Attack:
         assert_nothing_left(before, Made(
             graders={graded.pid}, uids=grading_uids(self.runner, graded), token=self.token,
             ipc_keys={int(value) for key, value in values.items() if key == "IPC_KEY"},
-            containers=self.runner.backend == "docker"))
+            containers=self.runner.box == "docker"))
         return graded
 
 
@@ -278,7 +278,7 @@ def test_processes_together_past_the_memory_limit_are_a_memory_limit_verdict(att
     cgroup counts that, so this holds where the grader makes one (root). The attack stops
     once the kernel killed one of its processes (filling the memory takes 2 s alone: the run
     limit is far from it on a busy machine)."""
-    if attack.runner.user is not None and attack.runner.backend == "process":
+    if attack.runner.user is not None and attack.runner.box == "bwrap":
         pytest.skip("not root: no cgroup, rlimits bound each process and not the box "
                     "(the report says so)")
     dense = only_broken(attack.grade("fork_memory_bomb_dense").report, "dense",
@@ -522,7 +522,7 @@ def test_two_gradings_at_once_keep_their_own_verdicts(attack, area):
     until after it ended, however long it takes; then the test ends each of them (a SIGKILL to
     its first process: the box goes on with its next run)."""
     honest = area.file(f"{attack.token}-honest/solution.py", REFERENCE_SOLUTION.read_text())
-    docker, graders = attack.runner.backend == "docker", []
+    docker, graders = attack.runner.box == "docker", []
     with ThreadPoolExecutor(max_workers=1) as beside:
         bombing = beside.submit(attack.grade, "fork_bomb_relu", on_start=graders.append)
         try:
@@ -593,7 +593,7 @@ NOT_IN_THE_IMAGE = "the grading image holds real MNIST, not the tests' synthetic
 
 @pytest.fixture
 def mnist_attack(attack, mnist_cache):
-    if attack.runner.backend == "docker":
+    if attack.runner.box == "docker":
         pytest.skip(NOT_IN_THE_IMAGE)
     return attack
 

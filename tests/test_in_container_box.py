@@ -13,6 +13,7 @@ from grader.boxes import BoxUnavailable, make_box
 from grader.boxes.in_container import InContainerBox, exposed_secrets, usable_by_others
 from grader.config import GradingConfig
 from grader.options import GradingOptions
+from grader.pipeline import secret_files
 from tests.grading_fixtures import cases_with_limits
 
 
@@ -31,12 +32,18 @@ def test_secrets_readable_by_other_users_are_found(open_dir):
     cache = tmp_path / "cache" / "mnist"
     cache.mkdir(parents=True)
     (cache / "test_labels.npy").write_bytes(b"labels")
-    exposed = exposed_secrets(cases, tmp_path / "cache")
+    options = GradingOptions(cases_dir=cases, mnist_cache_dir=tmp_path / "cache")
+    secrets = secret_files(GradingConfig(), options)  # what the sections name, MNIST skipped or not
+    assert secret_files(GradingConfig(), GradingOptions(
+        cases_dir=cases, mnist_cache_dir=tmp_path / "cache", skip_mnist=True)) == secrets
+    exposed = exposed_secrets(secrets)
     assert cache / "test_labels.npy" in exposed
     assert any(path.match("*_gt/*.npz") for path in exposed)
+    assert all(path.match("hidden/*_gt/*.npz") or path.name == "test_labels.npy"
+               for path in secrets)
     os.chmod(cases / "hidden", 0o700)
     os.chmod(cache, 0o700)
-    assert exposed_secrets(cases, tmp_path / "cache") == []
+    assert exposed_secrets(secrets) == []
 
 
 def test_usable_by_others_follows_every_parent(open_dir):
@@ -54,7 +61,7 @@ def test_a_python_the_box_uid_cannot_use_is_named(monkeypatch):
     monkeypatch.setattr("grader.boxes.in_container.unreachable_python",
                         lambda: ["/root/.pyenv/python3"])
     with pytest.raises(BoxUnavailable, match="cannot use this Python.*/root/.pyenv"):
-        InContainerBox(Path("test_cases"), Path("/nonexistent"))
+        InContainerBox()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the fallback is for root only")

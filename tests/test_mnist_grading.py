@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from grader.boxes.protocol import IdleStop
-from grader.boxes.supervisor import IdleWatch
+from grader.boxes.process_watch import IdleWatch
 from grader.mnist import inputs, sources
 from grader.options import GradingOptions
 from grader.pipeline import grade_submission
@@ -167,14 +167,14 @@ def test_the_idle_watch_survives_a_missed_process_its_own_pause_and_a_blind_proc
     truth: the largest reading counts. Samples far apart mean the supervisor itself was held:
     the window starts again. Where /proc cannot show the run's processes, nothing is idle."""
     readings = iter([1.0, 2.0, 3.0, 1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0])
-    watch = IdleWatch(3, 0.0, lambda: next(readings))
+    watch = IdleWatch(3, 0.02, 0.0, lambda: next(readings))
     assert watch.check(0.5) is None  # not due: nothing read
     assert [watch.check(float(now)) for now in range(1, 8)] == [None] * 7
     assert watch.check(8.0) == IdleStop(window_seconds=3.0, cpu_seconds=0.0)
     assert watch.check(20.0) is None  # after a pause of 12 s: a new window
     assert [watch.check(now) for now in (21.0, 22.0)] == [None, None]
     assert watch.check(23.0) == IdleStop(window_seconds=3.0, cpu_seconds=0.0)
-    blind = IdleWatch(3, 0.0, lambda: None)
+    blind = IdleWatch(3, 0.02, 0.0, lambda: None)
     assert [blind.check(float(now)) for now in range(1, 10)] == [None] * 9
 
 

@@ -11,7 +11,7 @@ from grader.boxes.protocol import CaseFrame, FrameReader, IdleStop, ProtocolErro
 
 
 def test_frames_survive_any_split_of_the_stream():
-    frames = [CaseFrame(name="a", status="ran", not_arrays={"x": "NoneType"}), RunEnded(
+    frames = [CaseFrame(name="a", raised=False, not_arrays={"x": "NoneType"}), RunEnded(
         run=0, returncode=None, signal=9, timed_out=False, seconds=1.5, cpu_seconds=1)]
     stream = protocol.encode_frame(frames[0], b"payload") + protocol.encode_frame(frames[1])
     for cut in range(len(stream)):
@@ -37,12 +37,14 @@ def test_malformed_streams_are_protocol_errors(data, match):
 
 
 @pytest.mark.parametrize("fields, match", [
-    ({"name": 1, "status": "ran"}, "CaseFrame.name"),
-    ({"name": "a", "status": "ran", "memory_error": 1}, "memory_error"),
-    ({"name": "a", "status": "ran", "seconds": True}, "seconds"),
-    ({"name": "a", "status": "ran", "not_arrays": {"x": 3}}, "not_arrays"),
-    ({"name": "a"}, "status"),
-    ({"name": "a", "status": "ran", "extra": 1}, "unknown fields"),
+    ({"name": 1, "raised": False}, "CaseFrame.name"),
+    ({"name": "a", "raised": "no"}, "CaseFrame.raised"),
+    ({"name": "a", "raised": False, "memory_error": 1}, "memory_error"),
+    ({"name": "a", "raised": False, "seconds": True}, "seconds"),
+    ({"name": "a", "raised": False, "not_arrays": {"x": 3}}, "not_arrays"),
+    ({"name": "a", "raised": False, "figures": {"x": "1"}}, "figures"),
+    ({"name": "a"}, "raised"),
+    ({"name": "a", "raised": False, "extra": 1}, "unknown fields"),
 ])
 def test_every_field_is_checked(fields, match):
     with pytest.raises(ProtocolError, match=match):
@@ -95,3 +97,15 @@ def test_a_bundle_path_that_leaves_the_box_is_refused():
 def test_the_bootstrap_runs_nothing_when_imported():
     namespace = runpy.run_path(box_bootstrap.__file__, run_name="grader.boxes.bootstrap")
     assert "main" in namespace
+
+
+def test_the_box_side_knows_no_section():
+    """A section kind hands its box everything through generic fields (an entry point, data
+    files by role, limits): no module of the box side names a section or its kind."""
+    from pathlib import Path
+
+    boxes = Path(box_bootstrap.__file__).parent
+    named = {path.name for path in boxes.glob("*.py")
+             for word in ("mnist", "relu", "softmax", "momentum")
+             if word in path.read_text(encoding="utf-8").lower()}
+    assert named == set()

@@ -111,7 +111,7 @@ def assert_gradient(what: str, analytic, numerical: np.ndarray) -> None:
 def build_layer(solution, interface, name, x, args=(), **parameters):
     """A layer built as ``common._run_layer`` builds it: input_shape, build, parameters set."""
     layer = getattr(solution, name)(*args, input_shape=x.shape[1:])
-    layer.build(common._stand_in_optimizer(interface))
+    layer.build(common.stand_in_optimizer(interface))
     for parameter, value in parameters.items():
         setattr(layer, parameter, value.copy())
     return layer

@@ -168,8 +168,15 @@ def test_missing_tests_folder_is_explained(tmp_path):
     shutil.rmtree(copy / "tests")
     result = run_in(copy, "unittest", "relu")
     assert result.returncode == 1
-    assert "no test cases for section 'relu'" in result.stdout
+    assert "tests/sections.json is missing" in result.stdout
+    assert "put the tests/ folder next to run.py" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+    (copy / "tests").mkdir()
+    shutil.copyfile(TEMPLATE_DIR / "tests" / common.SECTIONS_FILE,
+                    copy / "tests" / common.SECTIONS_FILE)
+    result = run_in(copy, "unittest", "relu")
+    assert result.returncode == 1
+    assert "no test cases for section 'relu'" in result.stdout
 
 
 @pytest.mark.parametrize("args", [(), ("unittest",), ("unittest", "conv"), ("test", "relu")])

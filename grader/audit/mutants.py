@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from grader.given_code.syntax import regions
+from reference import common
 
-SECTION_OF_CLASS = {"ReLU": "relu", "Softmax": "softmax", "Dense": "dense",
-                    "CategoricalCrossentropy": "crossentropy", "SGD": "sgd",
-                    "SGDMomentum": "momentum"}
 Replacement = tuple[ast.AST | list[ast.stmt], str]   # the new node(s), why it is a bug
 Operator = Callable[[ast.AST], Iterator[Replacement]]
 
@@ -210,10 +208,11 @@ OPERATORS: dict[str, Operator] = {  # the specific first: a mutant two give keep
 
 
 # ------------------------------------------------------------------ applying them
-def _statements(tree: ast.Module, spans: list[tuple[int, int]]) -> Iterator[tuple[str, ast.stmt]]:
+def _statements(tree: ast.Module, spans: list[tuple[int, int]], section_of_class: dict[str, str]
+                ) -> Iterator[tuple[str, ast.stmt]]:
     """(section, statement) for every statement inside a unit section's solution region."""
     for klass in (node for node in tree.body if isinstance(node, ast.ClassDef)):
-        section = SECTION_OF_CLASS.get(klass.name)
+        section = section_of_class.get(klass.name)
         if section is None:
             continue
         for node in ast.walk(klass):
@@ -247,13 +246,18 @@ def _splice(lines: list[str], statement: ast.stmt, new: list[ast.stmt]) -> tuple
     return original, mutated, source
 
 
-def generate_mutants(reference: str) -> list[Mutant]:
-    """Every mutant of ``reference``'s unit-section regions, each once, in source order."""
+def generate_mutants(reference: str, sections: tuple[common.Section, ...] | None = None
+                     ) -> list[Mutant]:
+    """Every mutant of ``reference``'s unit-section regions, each once, in source order: the
+    regions of each unit section's graded class (``sections``: those of the bundled cases)."""
+    sections = common.UNIT_SECTIONS if sections is None else sections
+    section_of_class = {section.graded_class: section.name for section in sections
+                        if section.kind == "unit"}
     tree = ast.parse(reference)
     spans = regions(reference) or []
     lines = reference.splitlines(keepends=True)
     found: dict[str, Mutant] = {}
-    for section, statement in _statements(tree, spans):
+    for section, statement in _statements(tree, spans, section_of_class):
         nodes = [node for node in ast.walk(statement)
                  if node is statement or not isinstance(node, ast.stmt)]
         for name, operator in OPERATORS.items():

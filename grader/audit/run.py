@@ -60,8 +60,8 @@ def _failures(report: GradingReport, section: str | None = None) -> list[str]:
         return [f"not graded: {report.error.splitlines()[0]}"]
     found = []
     for result in report.sections:
-        if result.name == "mnist" or (section and result.name != section) or \
-                result.status == Verdict.passed:
+        if (section and result.name != section) or \
+                result.status in (Verdict.passed, Verdict.skipped):
             continue
         case = next((c for c in result.cases if c.verdict != Verdict.passed), None)
         found.append(f"{result.name}: {result.status.value}" +
@@ -88,10 +88,10 @@ def _mutant_result(mutant: Mutant, report: GradingReport,
     return MutantResult(**base, status="equivalent")
 
 
-def _sections(mutants: list[MutantResult], false_fails: list[VariantResult],
-              min_score: float) -> list[SectionAudit]:
+def _sections(unit_sections: list[common.Section], mutants: list[MutantResult],
+              false_fails: list[VariantResult], min_score: float) -> list[SectionAudit]:
     audits = []
-    for section in common.UNIT_SECTIONS:
+    for section in unit_sections:
         mine = [m for m in mutants if m.section == section.name]
         counts = {status: sum(m.status == status for m in mine)
                   for status in ("killed", "survived", "equivalent")}
@@ -108,20 +108,22 @@ def run_audit(cases_dir: Path, jobs: int | None = None, sections: set[str] | Non
               on_graded: OnGraded = lambda done, total: None) -> AuditReport:
     """Audit the cases of ``cases_dir`` (of ``sections`` only, if given)."""
     started = time.monotonic()
-    known = {section.name for section in common.UNIT_SECTIONS}
-    if sections and not sections <= known:
-        raise AuditError(f"unknown section {', '.join(sorted(sections - known))}; the unit "
-                         f"sections are {', '.join(sorted(known))}")
     if not Path(cases_dir).is_dir():
         raise AuditError(f"test case directory {cases_dir} does not exist")
     try:
         config = load_config(cases_dir)
-    except ConfigError as error:
+        unit_sections = [section for section in common.load_sections(Path(cases_dir) / "public")
+                         if section.kind == "unit"]
+    except (ConfigError, common.CaseFileError) as error:
         raise AuditError(str(error)) from None
+    known = {section.name for section in unit_sections}
+    if sections and not sections <= known:
+        raise AuditError(f"unknown section {', '.join(sorted(sections - known))}; the unit "
+                         f"sections are {', '.join(sorted(known))}")
     min_score, accepted = config.audit.min_score, accepted_variants(config.tolerance.max_epsilon)
     reference = REFERENCE_SOLUTION.read_text(encoding="utf-8")
     chosen = sections or known
-    mutants = {mutant.id: mutant for mutant in generate_mutants(reference)
+    mutants = {mutant.id: mutant for mutant in generate_mutants(reference, tuple(unit_sections))
                if mutant.section in chosen}
     try:
         variants = {variant.name: variant.source(reference) for variant in accepted
@@ -144,7 +146,7 @@ def run_audit(cases_dir: Path, jobs: int | None = None, sections: set[str] | Non
     mutant_results = [_mutant_result(mutant, graded[name], on_probes.get(name))
                       for name, mutant in mutants.items()]
     false_fails = [result for result in variant_results if not result.passed]
-    audits = [audit for audit in _sections(mutant_results, false_fails, min_score)
+    audits = [audit for audit in _sections(unit_sections, mutant_results, false_fails, min_score)
               if audit.section in chosen]
     return AuditReport(
         cases=str(cases_dir), min_score=min_score, sections=audits, false_fails=false_fails,

@@ -162,6 +162,6 @@ def _code(path: Path | None) -> str | None:
 
 def _described(request: BatchRequest) -> dict:
     options = request.options
-    return {"backend": options.backend, "skip_mnist": options.skip_mnist,
+    return {"box": options.box, "skip_mnist": options.skip_mnist,
             "cases_dir": str(options.cases_dir), "jobs": request.jobs,
             "cluster": request.cluster, "regrade": request.regrade}

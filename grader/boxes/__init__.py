@@ -1,6 +1,7 @@
-"""The kinds of box, chosen by name: ``bwrap`` (process backend), ``docker``, ``none``; and
-``in-container`` when bubblewrap cannot make namespaces but the grader is root (a container
-such as Gradescope's), unless grading.toml's ``box.in_container_fallback`` is false."""
+"""The kinds of box, chosen by name (``--box``): ``bwrap``, ``docker``, ``in-container``,
+``none``; ``bwrap`` falls back to ``in-container`` when bubblewrap cannot make namespaces but
+the grader is root (a container such as Gradescope's), unless grading.toml's
+``box.in_container_fallback`` is false."""
 from __future__ import annotations
 
 import importlib
@@ -18,19 +19,12 @@ BOXES = {"bwrap": "grader.boxes.bwrap:BwrapBox", "docker": "grader.boxes.docker:
          "in-container": "grader.boxes.in_container:InContainerBox"}
 
 
-def box_name(options: GradingOptions) -> str:
-    """The box ``options`` ask for: a container, no box (trusted code), else bubblewrap."""
-    if options.box is not None:
-        return options.box
-    if options.backend == "docker":
-        return "docker"
-    return "bwrap" if options.sandbox else "none"
-
-
 def make_box(options: GradingOptions, config: GradingConfig) -> Box:
     """The box for ``options``; ``BoxUnavailable`` says what is missing and how to get it.
     (Each kind is imported only when chosen: the Docker SDK is not loaded for bubblewrap.)"""
-    chosen = box_name(options)
+    chosen = options.box
+    if chosen not in BOXES:
+        raise BoxUnavailable(f"there is no box {chosen!r}: {', '.join(BOXES)}")
     try:
         return _box_kind(chosen).from_config(options, config)
     except BoxUnavailable as error:
@@ -47,4 +41,4 @@ def _box_kind(name: str) -> type[Box]:
     return getattr(importlib.import_module(module), attribute)
 
 
-__all__ = ["BOXES", "Box", "BoxUnavailable", "box_name", "make_box"]
+__all__ = ["BOXES", "Box", "BoxUnavailable", "make_box"]

@@ -15,37 +15,52 @@ import marshal
 import os
 import queue
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.boxes import protocol
 from grader.boxes.protocol import BoxRequest
-from grader.paths import REFERENCE_DIR
+from grader.paths import GRADER_DIR, REFERENCE_DIR
 
 BOXES_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_SOURCE = (BOXES_DIR / "bootstrap.py").read_text(encoding="utf-8")
 RUNTIME_SOURCES = {"grader/boxes/protocol.py": BOXES_DIR / "protocol.py",
                    "grader/boxes/supervisor.py": BOXES_DIR / "supervisor.py",
+                   "grader/boxes/process_watch.py": BOXES_DIR / "process_watch.py",
                    "interface.py": REFERENCE_DIR / "interface.py",
-                   "common.py": REFERENCE_DIR / "common.py",
-                   "mnist_data.py": REFERENCE_DIR / "mnist_data.py"}
-BOX_MNIST_DIR = "/box/mnist"  # where the MNIST training arrays and test images are mounted
+                   "common.py": REFERENCE_DIR / "common.py"}
+BOX_DATA_DIR = "/box/data"  # where a box mounts its read-only data files, each by its role
 STDOUT, STDERR = "stdout", "stderr"
 UNCHECKED_HASH_PYC = 0b01  # a .pyc's flags: hash-based, source not checked
 
 
 @functools.cache
-def runtime_files() -> dict[str, bytes]:
-    """The supervisor and the course framework, by path in the box (the trusted copies), each
-    with its bytecode: the box does not compile them for every grading (a Python of another
-    version ignores bytecode that is not its own and compiles the source)."""
-    files = {f"{protocol.RUNTIME_SUBDIR}/grader/__init__.py": b"",
-             f"{protocol.RUNTIME_SUBDIR}/grader/boxes/__init__.py": b""}
-    for name, path in RUNTIME_SOURCES.items():
+def runtime_files(extra: tuple[tuple[str, Path], ...] = ()) -> dict[str, bytes]:
+    """The supervisor and the course framework, with the ``extra`` modules of the sections
+    (path in the runtime, host file: their runs' entry points), by path in the box (the
+    trusted copies), each with its bytecode: the box does not compile them for every grading
+    (a Python of another version ignores bytecode that is not its own and compiles the
+    source). A package folder gets an empty ``__init__.py``: nothing of the host's."""
+    files = {}
+    for name, path in (*RUNTIME_SOURCES.items(), *extra):
         box_path = f"{protocol.RUNTIME_SUBDIR}/{name}"
+        for package in PurePosixPath(name).parents[:-1]:
+            files[f"{protocol.RUNTIME_SUBDIR}/{package}/__init__.py"] = b""
         files[box_path] = source = path.read_bytes()
         files[importlib.util.cache_from_source(box_path)] = bytecode(path, source)
     return files
+
+
+def runtime_module(name: str) -> tuple[str, Path]:
+    """A module of the grader as a runtime file: (its path in the runtime, its host file);
+    ``ValueError`` for a name that is not a module of the grader."""
+    parts = name.split(".")
+    path = GRADER_DIR.joinpath(*parts[1:]).with_suffix(".py")
+    if parts[0] != "grader" or len(parts) < 2 or not all(part.isidentifier() for part in parts) \
+            or not path.is_file():
+        raise ValueError(f"{name!r} is not a module of the grader")
+    return "/".join(parts) + ".py", path
 
 
 def bytecode(path: Path, source: bytes) -> bytes:
@@ -85,19 +100,14 @@ class BoxShape:
     blas_threads: int
     scratch_mb: int                    # size of the box's /tmp (and of /dev/shm)
     uid: int | None = None             # the grading's own uid (root hosts, containers)
-    mnist_files: tuple[tuple[str, Path], ...] = ()  # ("train" | "test_images", host file)
+    data_files: tuple[tuple[str, Path], ...] = ()  # read-only data: (role, host file)
     packages: tuple[str, ...] = ()     # what solution.py may import besides numpy
 
-    def mnist_targets(self, directory: str | None) -> dict[str, str]:
-        """Where each MNIST file is in a box that mounts them under ``directory`` (None: where
-        they are on the host)."""
+    def data_paths(self, directory: str | None) -> dict[str, str]:
+        """Where each data file is in a box that holds them under ``directory`` (None: where
+        they are on the host), by role: what the supervisor is told."""
         return {role: str(path) if directory is None else f"{directory}/{role}{path.suffix}"
-                for role, path in self.mnist_files}
-
-    def mnist_paths(self, directory: str | None) -> protocol.MnistPaths | None:
-        """The same, as the supervisor is told (None when the box trains nothing)."""
-        targets = self.mnist_targets(directory)
-        return protocol.MnistPaths(**targets) if targets else None
+                for role, path in self.data_files}
 
     def environment(self) -> dict[str, str]:
         """The box's whole environment: BLAS threads are fixed before numpy is imported."""
@@ -123,7 +133,7 @@ class BoxExit:
 class Isolation:
     """What a box kind guarantees, for the report."""
 
-    box: str                           # bwrap, docker or none
+    box: str                           # bwrap, docker, in-container or none
     network_cut: bool = True
     secrets_hidden: bool = True
     uid: int | None = None
@@ -226,8 +236,10 @@ class Box(ABC):
         return cls()
 
     @abstractmethod
-    def isolation(self, uid: int | None) -> Isolation:
-        """What this kind does here (before anything runs)."""
+    def isolation(self, uid: int | None,
+                  secrets: Callable[[], list[Path]] = list) -> Isolation:
+        """What this kind does here; ``secrets()``: host files no submission may read (a kind
+        that cannot hide the host's files tells which of them it could read)."""
 
     @abstractmethod
     def start(self, shape: BoxShape) -> RunningBox:
@@ -236,3 +248,7 @@ class Box(ABC):
     def needs_uid(self) -> bool:
         """Whether gradings must each hold a uid of their own (see ``grader.boxes.uid_slots``)."""
         return False
+
+    def uid_base(self, config) -> int:
+        """The first of the uids its gradings take (``config``: the grading configuration)."""
+        return config.box.uid_base

@@ -2,7 +2,7 @@
 
 Every path inside is there because an argument put it there (read-only): the
 real interpreter, its standard library, numpy, the system's shared libraries
-and, for MNIST, the training arrays and test images. Scratch space is a fresh
+and the sections' data files (``/box/data/<role>``). Scratch space is a fresh
 size-limited tmpfs (``/tmp``, ``/dev/shm``); the rest of the runtime and the
 inputs arrive on stdin. New pid, network, ipc, uts, cgroup and mount
 namespaces; no capabilities; no new privileges; the system calls of
@@ -20,11 +20,12 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.boxes.base import (
     BOOTSTRAP_SOURCE,
-    BOX_MNIST_DIR,
+    BOX_DATA_DIR,
     Box,
     BoxShape,
     BoxUnavailable,
@@ -33,12 +34,12 @@ from grader.boxes.base import (
 )
 from grader.boxes.cgroups import Cgroup, CgroupUnavailable
 from grader.boxes.interpreter import BOX_SITE, PackageNotInstalled, package_paths, python_layout
-from grader.boxes.process import RLIMITS, ProcessBox
+from grader.boxes.process import RLIMITS, RunningProcessBox
 from grader.boxes.protocol import BOX_DIR
 from grader.boxes.seccomp_filter import SeccompUnavailable, bpf_program
 
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or grade in "
-                "containers with --backend docker; --no-sandbox runs trusted code unboxed")
+                "containers with --box docker; --box none runs trusted code unboxed")
 ROOT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")  # for the bootstrap's drop only
 SCRATCH_DIRS = ("/tmp", "/dev/shm")
 
@@ -102,7 +103,8 @@ class BwrapBox(Box):
     def needs_uid(self) -> bool:
         return self.as_root
 
-    def isolation(self, uid: int | None) -> Isolation:
+    def isolation(self, uid: int | None,
+                  secrets: Callable[[], list[Path]] = list) -> Isolation:
         notes = ["bubblewrap: only the interpreter, its libraries and the inputs, read-only; "
                  "new pid, network, ipc, uts, mount and cgroup namespaces; no capabilities; "
                  "seccomp filter"]
@@ -128,14 +130,14 @@ class BwrapBox(Box):
         size = str(shape.scratch_mb << 20)
         for scratch in SCRATCH_DIRS:  # first: a virtual environment under /tmp is bound on top
             arguments += ["--size", size, "--perms", "1777", "--tmpfs", scratch]
-        mnist = shape.mnist_targets(BOX_MNIST_DIR)
-        for directory in parent_dirs([target for _, _, target in binds] + list(mnist.values())):
+        data = shape.data_paths(BOX_DATA_DIR)
+        for directory in parent_dirs([target for _, _, target in binds] + list(data.values())):
             if directory not in SCRATCH_DIRS:
                 arguments += ["--perms", "0755", "--dir", directory]
         for kind, source, target in binds:
             arguments += [kind, source, target]
-        for role, source in shape.mnist_files:
-            arguments += ["--ro-bind", str(source), mnist[role]]
+        for role, source in shape.data_files:
+            arguments += ["--ro-bind", str(source), data[role]]
         arguments += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
                       "--remount-ro", "/", "--chdir", "/"]
         return [*arguments, "--", layout.interpreter, "-I", "-S", "-c", BOOTSTRAP_SOURCE, BOX_DIR,
@@ -146,7 +148,7 @@ class BwrapBox(Box):
             package_paths(shape.packages)  # a missing package is told before anything is made
         except PackageNotInstalled as error:
             raise BoxUnavailable(str(error)) from None
-        cgroup, resources, fields = None, RLIMITS, {"mnist": shape.mnist_paths(BOX_MNIST_DIR)}
+        cgroup, resources, fields = None, RLIMITS, {"data": shape.data_paths(BOX_DATA_DIR)}
         if self.as_root:
             fields["drop_to_uid"] = shape.uid
             try:
@@ -158,7 +160,7 @@ class BwrapBox(Box):
         try:
             os.write(descriptor, self.seccomp)
             os.lseek(descriptor, 0, os.SEEK_SET)
-            return ProcessBox(shape, self.command(shape, descriptor), {"PATH": os.environ.get(
+            return RunningProcessBox(shape, self.command(shape, descriptor), {"PATH": os.environ.get(
                 "PATH", "/usr/bin:/bin")}, cgroup, resources, fields, pass_fds=(descriptor,))
         except BaseException:
             if cgroup is not None:

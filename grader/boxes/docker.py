@@ -1,8 +1,9 @@
 """The Docker box: the same supervisor in a container of the grading image.
 
-The image (``docker/build_images.sh``) holds Python, numpy and the MNIST
-training arrays and test images, nothing else: no grader, no test case, no
-label. Everything else arrives like in the bubblewrap box, in the bundle on
+The image (``docker/build_images.sh``) holds Python, numpy and the sections'
+read-only data files, each at the path its label names (``nn-grader.data.<role>``,
+with its SHA-256, which must be the host's file's), nothing else: no grader, no
+test case. Everything else arrives like in the bubblewrap box, in the bundle on
 the container's stdin (attached; ``StdinOnce``, so the container's stdin ends
 when the grader does, and the supervisor then kills everything and exits);
 frames come back on its stdout. Nothing is bind-mounted.
@@ -17,6 +18,7 @@ whose grader is gone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +27,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from grader.boxes.base import (
     BOOTSTRAP_SOURCE,
@@ -47,8 +51,7 @@ from grader.config import DockerSettings
 CONTAINER_LABEL = "nn-grader"
 GRADER_LABEL = "nn-grader.grader"        # host:pid of the grader that made the container
 PYTHON_LABEL = "nn-grader.python"        # the image's interpreter (with numpy)
-MNIST_DIR_LABEL = "nn-grader.mnist-dir"  # train.npz and test_images.npy in the image
-MNIST_SHA_LABEL = "nn-grader.mnist-test-images-sha256"
+DATA_LABEL = "nn-grader.data."           # + role: a data file in the image; + ".sha256": its hash
 REBUILD_HINT = "rebuild the grading image: bash docker/build_images.sh"
 STREAMS = {1: STDOUT, 2: STDERR}
 
@@ -64,8 +67,23 @@ def docker_client(timeout: float = 60):
         client.ping()
     except DockerException as error:
         raise BoxUnavailable(f"cannot reach a Docker engine ({error}); start one (e.g. "
-                             "bash docker/engine.sh start) or use --backend process") from None
+                             "bash docker/engine.sh start) or use --box bwrap") from None
     return client
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file, computed once per version of it."""
+    stat = path.stat()
+    return _sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def grader_id() -> str:
@@ -118,7 +136,8 @@ class DockerProcess(RunningBox):
         threading.Thread(target=self._pump, name="box-stdout", daemon=True).start()
         self.resources = (f"container cgroup: {limits.memory_mb} MB (no swap), "
                           f"{limits.max_processes} pids, {self.box.settings.cpus:g} CPUs")
-        return dataclasses.replace(request, mnist=self.shape.mnist_paths(self.box.mnist_dir))
+        return dataclasses.replace(request, data={
+            role: self.box.labels[f"{DATA_LABEL}{role}"] for role, _ in self.shape.data_files})
 
     def _pump(self) -> None:
         from docker.utils.socket import frames_iter_no_tty
@@ -208,7 +227,6 @@ class DockerBox(Box):
                                  f"label); {REBUILD_HINT}")
         self.image, self.labels, self.settings = image, labels, settings
         self.short_id = found.short_id
-        self.mnist_dir = labels.get(MNIST_DIR_LABEL, "/opt/nn-grader/mnist")
         remove_stale_containers(self.client)
 
     @classmethod
@@ -218,23 +236,27 @@ class DockerBox(Box):
     def needs_uid(self) -> bool:
         return True
 
-    def isolation(self, uid: int | None) -> Isolation:
+    def uid_base(self, config) -> int:
+        return config.docker.uid_base
+
+    def isolation(self, uid: int | None,
+                  secrets: Callable[[], list[Path]] = list) -> Isolation:
         return Isolation(box=self.name, uid=uid, notes=[
             f"a container of {self.image} ({self.short_id}) per box: no network, read-only root, "
             "no capabilities, no new privileges, seccomp filter, nothing mounted"])
 
-    def check_mnist(self, shape: BoxShape) -> None:
-        """The image's MNIST test images must be the host's (whose labels judge them)."""
-        if not shape.mnist_files:
-            return
-        expected = hashlib.sha256(dict(shape.mnist_files)["test_images"].read_bytes()).hexdigest()
-        if self.labels.get(MNIST_SHA_LABEL) != expected:
-            raise BoxUnavailable(f"the image {self.image} holds other MNIST test images "
-                                 f"(SHA-256 {self.labels.get(MNIST_SHA_LABEL)}) than this "
-                                 f"machine's cache ({expected}); {REBUILD_HINT}")
+    def check_data(self, shape: BoxShape) -> None:
+        """The image must hold each data file of the box as the host has it (the host judges
+        with what goes with them: a test set's labels)."""
+        for role, path in shape.data_files:
+            held, expected = self.labels.get(f"{DATA_LABEL}{role}.sha256"), sha256(path)
+            if f"{DATA_LABEL}{role}" not in self.labels or held != expected:
+                raise BoxUnavailable(f"the image {self.image} does not hold this machine's "
+                                     f"'{role}' data file {path} (SHA-256 {expected}; the "
+                                     f"image's: {held}); {REBUILD_HINT}")
 
     def start(self, shape: BoxShape) -> RunningBox:
-        self.check_mnist(shape)
+        self.check_data(shape)
         return DockerProcess(self, shape)
 
     def create(self, shape: BoxShape, limits: BoxLimits):

@@ -38,9 +38,10 @@ from grader.boxes.base import (
     RunningBox,
     queued_chunks,
     runtime_files,
+    runtime_module,
 )
 from grader.given_code.check import fork_parser
-from grader.options import GradingOptions
+from grader.options import GradingOptions, OptionsError, chosen_box, read_command_line
 from grader.paths import DEFAULT_CASES_DIR
 from grader.submission import read_submission
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     from grader.config import GradingConfig
 
 PLANS_VARIABLE = "GRADER_PLANS_DIR"
-INPUT_SUFFIX = "_input"  # a section's input folder (reference.common.input_dir)
 READ_SECONDS = 0.1
 MAX_BUFFERED_BYTES = 1 << 20  # read ahead of the grading; beyond it the box waits
 
@@ -190,16 +190,18 @@ def _case_names(files: dict[str, bytes]) -> list[str]:
     return sorted(name for name in files if name.startswith(f"{protocol.INPUTS_SUBDIR}/"))
 
 
-def _case_files(cases_dir: Path, names: list[str], visibility: str) -> dict[str, bytes]:
-    """The ``visibility`` inputs ``names`` from the case folders: inputs of that visibility
-    only, whatever the plan says (an expected output never enters a box, hidden inputs never
-    come with the public ones)."""
+def _case_files(cases_dir: Path, names: list[str], visibility: str,
+                request: protocol.BoxRequest) -> dict[str, bytes]:
+    """The ``visibility`` inputs ``names`` from the case folders: files of the input folders
+    the ``visibility`` runs of ``request`` read, whatever else the plan says (an expected
+    output never enters a box, hidden inputs never come with the public ones)."""
+    folders = {spec.input_dir for spec in request.runs if spec.visibility == visibility and
+               spec.input_dir not in ("", ".", "..") and "/" not in spec.input_dir}
     files = {}
     for name in names:
         parts = PurePosixPath(name).parts
         if len(parts) != 4 or parts[0] != protocol.INPUTS_SUBDIR or \
-                parts[1] != visibility or not parts[2].endswith(INPUT_SUFFIX) or \
-                parts[3] in ("..", "."):
+                parts[1] != visibility or parts[2] not in folders or parts[3] in ("..", "."):
             raise ValueError(f"{name!r} is not a case input")
         files[name] = cases_dir.joinpath(*parts[1:]).read_bytes()
     return files
@@ -237,22 +239,20 @@ def remember(cases_dir: Path, config: GradingConfig, box: Box, given: BoxInput) 
 
 
 def grade_arguments(argv: list[str]) -> tuple[Path, Path] | None:
-    """(submission, cases) of ``grade SUBMISSION [OPTIONS]`` graded in a bubblewrap box, else
-    None (the grading checks that its options agree)."""
-    if len(argv) < 2 or argv[0] != "grade" or argv[1].startswith("-"):
+    """(submission, cases) of ``grade SUBMISSION [OPTIONS]`` graded in a bubblewrap box, read
+    with the command's own declarations of its options (``grader.options``), else None (the
+    grading checks that its options agree)."""
+    read = read_command_line(argv[1:]) if argv[:1] == ["grade"] else None
+    if read is None or len(read[0]) != 1:
         return None
-    cases, options = DEFAULT_CASES_DIR, argv[2:]
-    for index, option in enumerate(options):
-        value = options[index + 1] if index + 1 < len(options) else ""
-        if option in ("--no-sandbox", "--help", "--image") or option.startswith("--image=") or (
-                option == "--backend" and value != "process") or (
-                option.startswith("--backend=") and option != "--backend=process"):
-            return None
-        if option == "--cases":
-            cases = Path(value)
-        elif option.startswith("--cases="):
-            cases = Path(option.partition("=")[2])
-    return Path(argv[1]), cases
+    (submission,), values = read
+    try:
+        box = chosen_box(values.get("box"), values.get("backend"),
+                         bool(values.get("no_sandbox")), values.get("image"))
+    except OptionsError:
+        return None
+    return (Path(submission), Path(values.get("cases", DEFAULT_CASES_DIR))) \
+        if box == "bwrap" else None
 
 
 def start(argv: list[str]) -> None:
@@ -302,12 +302,13 @@ def _start_from(plan: dict, source: bytes, submission: Path, cases_dir: Path,
     running = box.start(BoxShape(blas_threads=1, scratch_mb=plan["scratch_mb"], uid=uid,
                                  packages=packages))
     try:  # the box boots meanwhile: it reads its bundle once numpy is loaded
-        files = {**runtime_files(), **_case_files(cases_dir, plan["inputs"], "public"),
-                 protocol.SOLUTION_FILE: source}
-        later = {visibility: _case_files(cases_dir, names, visibility)
+        request = protocol.from_dict(protocol.BoxRequest, plan["request"])
+        modules = sorted({runtime_module(spec.entry.partition(":")[0]) for spec in request.runs})
+        files = {**runtime_files(tuple(modules)), protocol.SOLUTION_FILE: source,
+                 **_case_files(cases_dir, plan["inputs"], "public", request)}
+        later = {visibility: _case_files(cases_dir, names, visibility, request)
                  for visibility, names in plan["later"].items()}
-        running.feed(protocol.from_dict(protocol.BoxRequest, plan["request"]),
-                     BoxLimits(**plan["limits"]), files)
+        running.feed(request, BoxLimits(**plan["limits"]), files)
     except BaseException:
         running.discard()
         raise

@@ -6,10 +6,12 @@ what needs no namespace: the supervisor starts as root, installs the seccomp fil
 (every box's, plus: no socket but a Unix one, so no network), drops to the grading's
 own uid with no capability, and runs each section in its own process with its
 rlimits (a cgroup too when the container lets us make one). Its files are in a
-private directory owned by that uid; the MNIST arrays are copied in, never the test
-labels; numpy and the box packages are linked from a folder of their own. What it cannot do: hide the container's world-readable files. The report
-therefore says whether the hidden expected outputs and the test labels are readable
-by other users (``grader export gradescope``'s setup makes them unreadable).
+private directory owned by that uid; the sections' data files are copied in
+(``data/<role>``); numpy and the box packages are linked from a folder of their own.
+What it cannot do: hide the container's world-readable files. The report therefore
+says whether the secrets the sections name (hidden expected outputs, test labels)
+are readable by other users (``grader export gradescope``'s setup makes them
+unreadable).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import stat
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from grader.boxes.base import (
@@ -33,11 +36,8 @@ from grader.boxes.base import (
 from grader.boxes.bootstrap import SECCOMP_FD_VARIABLE
 from grader.boxes.cgroups import Cgroup, CgroupUnavailable
 from grader.boxes.interpreter import PackageNotInstalled, python_layout
-from grader.boxes.process import RLIMITS, ProcessBox
+from grader.boxes.process import RLIMITS, RunningProcessBox
 from grader.boxes.seccomp_filter import SeccompUnavailable, bpf_program
-from grader.mnist.cache import default_root
-
-SECRET_PATTERNS = (("hidden", "*_gt/*.npz"),)
 
 
 def readable_by_others(path: Path) -> bool:
@@ -68,11 +68,8 @@ def unreachable_python() -> list[str]:
     return [str(part) for part in parts if not usable_by_others(part)]
 
 
-def exposed_secrets(cases_dir: Path, mnist_cache: Path) -> list[Path]:
-    """Hidden expected outputs and test labels that another user could read."""
-    secrets = [path for folder, pattern in SECRET_PATTERNS
-               for path in (Path(cases_dir) / folder).glob(pattern)]
-    secrets += list(Path(mnist_cache).glob("*/test_labels.npy"))
+def exposed_secrets(secrets: Iterable[Path]) -> list[Path]:
+    """The ``secrets`` (files a submission must not read) that another user could read."""
     return [path for path in secrets if readable_by_others(path)]
 
 
@@ -85,7 +82,7 @@ def box_site(site: Path, paths: list[str]) -> Path:
     return site
 
 
-class InContainerProcess(ProcessBox):
+class InContainerProcess(RunningProcessBox):
     """A started in-container box: at the end every process of its uid is killed and its
     directory removed."""
 
@@ -114,7 +111,7 @@ def kill_uid(uid: int) -> None:
 class InContainerBox(Box):
     name = "in-container"
 
-    def __init__(self, cases_dir: Path, mnist_cache: Path) -> None:
+    def __init__(self) -> None:
         if os.geteuid() != 0:
             raise BoxUnavailable("the in-container box needs root (to give the submission a "
                                  "uid of its own)")
@@ -128,25 +125,22 @@ class InContainerBox(Box):
                                  "which cannot use this Python (" + ", ".join(unreachable) +
                                  " not readable by other users); install the grader in a "
                                  "virtual environment of a system Python, as setup.sh does")
-        self.exposed = exposed_secrets(cases_dir, mnist_cache)
-
-    @classmethod
-    def from_config(cls, options, config) -> Box:
-        return cls(options.cases_dir, options.mnist_cache_dir or default_root())
 
     def needs_uid(self) -> bool:
         return True
 
-    def isolation(self, uid: int | None) -> Isolation:
+    def isolation(self, uid: int | None,
+                  secrets: Callable[[], list[Path]] = list) -> Isolation:
         notes = ["in-container box (bubblewrap cannot make namespaces here): its own uid with "
                  "no capability, rlimits, the seccomp filter with no socket but a Unix one "
                  "(no network), a private directory; no namespaces: the container's "
                  "world-readable files are visible"]
-        if self.exposed:
-            notes.append(f"{len(self.exposed)} secret files (hidden expected outputs, test "
-                         f"labels) are readable by other users, e.g. {self.exposed[0]}")
+        exposed = exposed_secrets(secrets())
+        if exposed:
+            notes.append(f"{len(exposed)} secret files (hidden expected outputs, test "
+                         f"labels) are readable by other users, e.g. {exposed[0]}")
         return Isolation(box=self.name, uid=uid, network_cut=True,
-                         secrets_hidden=not self.exposed, notes=notes)
+                         secrets_hidden=not exposed, notes=notes)
 
     def start(self, shape: BoxShape) -> RunningBox:
         if shape.uid is None:
@@ -155,12 +149,12 @@ class InContainerBox(Box):
         directory = Path(tempfile.mkdtemp(prefix="nn-grader-box-"))
         cgroup = None
         try:
-            mnist_dir = directory / "mnist"
-            if shape.mnist_files:
-                mnist_dir.mkdir(mode=0o755)
-                for role, target in shape.mnist_targets(str(mnist_dir)).items():
-                    shutil.copyfile(dict(shape.mnist_files)[role], target)
-                    os.chmod(target, 0o644)
+            data_dir, data = directory / "data", shape.data_paths(str(directory / "data"))
+            if data:
+                data_dir.mkdir(mode=0o755)
+                for role, source in shape.data_files:
+                    shutil.copyfile(source, data[role])
+                    os.chmod(data[role], 0o644)
             site = box_site(directory / "site-packages", layout.site_paths(shape.packages))
             os.chown(directory, shape.uid, shape.uid)
             os.chmod(directory, 0o711)
@@ -169,7 +163,7 @@ class InContainerBox(Box):
                 resources = cgroup.describe()
             except CgroupUnavailable as error:
                 resources = f"{RLIMITS} ({error})"
-            fields = {"mnist": shape.mnist_paths(str(mnist_dir)), "drop_to_uid": shape.uid,
+            fields = {"data": data, "drop_to_uid": shape.uid,
                       "kill_all_between_runs": True}
             environment = {**shape.environment(), "HOME": str(directory / "work"),
                            "TMPDIR": str(directory)}

@@ -1,7 +1,7 @@
 """What gradings running side by side in one process share: the cores, and a stop signal.
 
 A batch grades several submissions at once. Each box holds as many of the machine's
-cores as it runs threads (one for the unit sections, the BLAS threads for MNIST)
+cores as it runs threads (one for the unit sections, the BLAS threads for training)
 while it runs, so that jobs x BLAS threads never exceed the cores and no box's
 wall-clock guard is reached because its neighbours took its CPU. Ctrl-C sets
 ``stop``: every box polls it a few times a second and is killed, and the grading

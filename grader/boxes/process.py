@@ -26,8 +26,9 @@ READ_CHUNK = 1 << 16
 RLIMITS = "rlimits per run (RLIMIT_AS, RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE)"
 
 
-class ProcessBox(RunningBox):
-    """A running box process: pipes for its three streams, a cgroup when there is one."""
+class RunningProcessBox(RunningBox):
+    """A running box that is a child process of the grader: pipes for its three streams, a
+    cgroup when there is one (the bubblewrap, in-container and trusted kinds start one)."""
 
     def __init__(self, shape: BoxShape, command: list[str], environment: dict[str, str],
                  cgroup: Cgroup | None, resources: str, request_fields: dict,

@@ -17,9 +17,12 @@ bundle, inside the box (like isolate's meta file, it is all the two share).
   imported, or the supervisor's own crash. The host keeps a tail of it.
 
 Inside the box the supervisor runs each *run* (one section's public or hidden
-cases, or MNIST) in a child process; the child sends ``CaseFrame``s to the
-supervisor in the same frame format, and the supervisor forwards only what it
-validated.
+cases) in a child process, whose code is the run's entry point (``RunSpec.entry``,
+a function of a runtime module the host shipped in the bundle); the child sends
+``CaseFrame``s to the supervisor in the same frame format, and the supervisor
+forwards only what it validated. The box knows no section: what a run does, the
+data files it reads (by role, mounted read-only) and its limits all come from
+the request.
 """
 from __future__ import annotations
 
@@ -50,14 +53,6 @@ EXIT_CRASH = 70      # the supervisor itself failed (its traceback is on stderr)
 EXIT_BAD_BUNDLE = 71
 EXIT_HOST_GONE = 72  # stdin closed before the end: the grader died
 
-# A run with an idle limit is idle when its processes use less than this share of one core over
-# the limit. Sleeping or blocked (a lock, a pipe, input, a child that sleeps), a run uses next to
-# nothing: a few clock ticks a minute. Work gets far more even on a crowded machine: beside two
-# busy processes per core, training still gets 40% of a core or more, twenty times this share.
-IDLE_CPU_SHARE = 0.02
-
-UNIT, MNIST = "unit", "mnist"  # run kinds: case-by-case outputs, or a trained model's predictions
-MNIST_PREDICTIONS = "predicted"  # the array name in the MNIST case payload
 
 
 class ProtocolError(ValueError):
@@ -67,12 +62,12 @@ class ProtocolError(ValueError):
 # ----------------------------------------------------------------- the request
 @dataclass
 class RunSpec:
-    """One child process of the supervisor: a section's cases of one visibility, or MNIST."""
+    """One child process of the supervisor: a section's cases of one visibility."""
 
     section: str
-    kind: str                    # UNIT or MNIST
+    entry: str                   # "module:function" of the runtime: the child's code
     visibility: str              # public or hidden
-    input_dir: str = ""          # UNIT: the section's input folder, relative to inputs/<visibility>
+    input_dir: str = ""          # the run's input folder, relative to inputs/<visibility>
     timeout_seconds: float = 30.0
     cpu_seconds: int = 30
     memory_mb: int = 1024
@@ -80,15 +75,8 @@ class RunSpec:
     max_file_size_mb: int = 16
     max_output_kb: int = 64
     progress_seconds: float = 0.0  # > 0: report the last output line that often
-    idle_seconds: float = 0.0    # > 0: stop the run once idle (IDLE_CPU_SHARE) for that long
-
-
-@dataclass
-class MnistPaths:
-    """Inside the box: the training arrays and test images (never the test labels)."""
-
-    train: str
-    test_images: str
+    idle_seconds: float = 0.0    # > 0: stop the run once idle for that long: its processes
+    idle_cpu_share: float = 0.0  # used less than this share of one core over the window
 
 
 @dataclass
@@ -100,7 +88,7 @@ class BoxRequest:
     drop_to_uid: int | None = None  # started as root in the box: become this uid first
     kill_all_between_runs: bool = True  # kill(-1) is safe: PID 1 of a namespace, or a uid of our own
     memory_mb: int = 0             # RLIMIT_AS of the supervisor (0: none)
-    mnist: MnistPaths | None = None
+    data: dict[str, str] = field(default_factory=dict)  # read-only data files: role -> path
 
 
 # ----------------------------------------------------------------- the frames
@@ -136,14 +124,14 @@ class CaseFrame:
 
     kind: ClassVar[str] = "case"
     name: str
-    status: str                  # "ran" or "exception"
+    raised: bool                 # the case's code raised: ``error`` says what, no payload
     run: int = -1                # set by the supervisor, whatever the child said
     error: str = ""
     error_type: str = ""
     memory_error: bool = False
     not_arrays: dict[str, str] = field(default_factory=dict)  # quantity -> what came instead
     seconds: float = 0.0
-    train_seconds: float | None = None
+    figures: dict[str, float] = field(default_factory=dict)  # what the run's code measured
 
 
 @dataclass

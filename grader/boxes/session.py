@@ -42,8 +42,8 @@ class Deadlines:
     startup_seconds: float = 120.0      # start to hello: the interpreter and numpy, under load
     import_seconds: float = 10.0        # hello to imported: the submission's import
     run_margin_seconds: float = 10.0    # past a run's own timeout (the supervisor enforces that)
-    total_seconds: float | None = None  # start to done, whatever happens (MNIST: its guard)
-    cpu_seconds: float | None = None    # CPU time of the whole box (MNIST: its budget)
+    total_seconds: float | None = None  # start to done, whatever happens (a wall-clock guard)
+    cpu_seconds: float | None = None    # CPU time of the whole box (a calibrated budget)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class BoxInput:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """Where a long run is, about every second (runs that ask for progress: MNIST)."""
+    """Where a long run is, about every second (runs that ask for progress: training)."""
 
     section: str
     seconds: float                 # wall clock since the box started

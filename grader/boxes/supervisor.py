@@ -12,9 +12,11 @@ Started by ``grader/boxes/bootstrap.py`` as the box's PID 1 (bubblewrap
    bounds this with the import time limit);
 4. for every run of the request forks a child with that run's limits
    (``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core),
-   relays the child's validated case frames, keeps the tail of what it printed,
-   enforces the wall-clock limit (and, for a run that has one, the idle limit:
-   ``IdleWatch``), then kills and reaps every process but itself.
+   runs the run's entry point there (``RunSpec.entry``: a function of a runtime
+   module, given a ``ChildRun``), relays the child's validated case frames, keeps
+   the tail of what it printed, enforces the wall-clock limit (and, for a run that
+   has one, the idle limit: ``grader.boxes.process_watch.IdleWatch``), then kills
+   and reaps every process but itself.
 
 The end of stdin means the host is gone: everything is killed at once.
 Standard library and numpy only.
@@ -32,19 +34,22 @@ import select
 import signal
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from grader.boxes import protocol
+from grader.boxes.process_watch import (
+    IdleWatch,
+    OutputTail,
+    child_cpu_seconds,
+    descendants_cpu_seconds,
+    kill_everything,
+)
 from grader.boxes.protocol import (
-    MNIST,
-    UNIT,
     BoxRequest,
     CaseFrame,
     Done,
     Hello,
-    IdleStop,
     Imported,
     NeedInputs,
     Progress,
@@ -56,20 +61,15 @@ from grader.boxes.protocol import (
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 READ_CHUNK = 1 << 16
 MAX_OPEN_FILES = 64  # with RLIMIT_FSIZE it bounds memfd memory, which RLIMIT_AS does not count
-REAP_SECONDS = 5.0
 MEBIBYTE = 1 << 20
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of the CPU times in /proc/<pid>/stat
-IDLE_SAMPLE_SECONDS = 1.0  # how often a run with an idle limit has its CPU time read
-# Samples further apart than this mean the supervisor itself was held (blocked sending frames to
-# a host that did not read them): the run may have been waiting for it, so its window restarts.
-IDLE_GAP_SECONDS = 5.0
 
 
 class Modules:
-    """What the import gave: the submission, the framework and numpy."""
+    """What the import gave: the submission, the framework, numpy and the runs' entry points."""
 
-    def __init__(self, solution, interface, common, numpy):
+    def __init__(self, solution, interface, common, numpy, entries: dict[str, Callable]):
         self.solution, self.interface, self.common, self.numpy = solution, interface, common, numpy
+        self.entries = entries  # RunSpec.entry -> its function
 
 
 # ------------------------------------------------------------------ set-up
@@ -113,7 +113,7 @@ def warm_up(common, numpy) -> None:
 
 
 def input_folder(spec: RunSpec) -> str:
-    """Where a unit run's inputs are among the files the host sent."""
+    """Where a run's inputs are among the files the host sent."""
     return f"{protocol.INPUTS_SUBDIR}/{spec.visibility}/{spec.input_dir}"
 
 
@@ -139,22 +139,65 @@ class Inputs:
                     continue
 
 
-def import_modules(box_dir: Path) -> Modules:
-    """numpy and the framework first (their import is not the submission's), then solution.py."""
+def import_modules(box_dir: Path, request: BoxRequest) -> Modules:
+    """numpy, the framework and the runs' entry points first (their import is not the
+    submission's), then solution.py."""
     import numpy
 
     sys.path.insert(0, str(box_dir))  # solution.py and, for `from interface import *`, the framework
     interface = importlib.import_module("interface")
     common = importlib.import_module("common")
+    entries = {}
+    for entry in {spec.entry for spec in request.runs}:
+        module, _, function = entry.partition(":")
+        entries[entry] = getattr(importlib.import_module(module), function)
     warm_up(common, numpy)
     solution = importlib.import_module("solution")
-    return Modules(solution, interface, common, numpy)
+    return Modules(solution, interface, common, numpy, entries)
 
 
 # ------------------------------------------------------------------ children
+class ChildRun:
+    """What a run's entry point is given in its child: the spec, the imported modules, the
+    run's inputs (decoded before the fork), the data files by role, and the frames to send."""
+
+    def __init__(self, spec: RunSpec, modules: Modules, inputs: Inputs, data: dict[str, str],
+                 results: int):
+        self.spec, self.data, self.inputs, self.results = spec, data, inputs, results
+        self.solution, self.interface = modules.solution, modules.interface
+        self.common, self.numpy = modules.common, modules.numpy
+        self.folder = input_folder(spec)
+
+    def input_file(self, name: str) -> bytes:
+        """A file of the run's input folder, as the host sent it."""
+        return self.inputs.files[f"{self.folder}/{name}"]
+
+    def input_arrays(self, name: str) -> dict:
+        """The arrays of an ``.npz`` of the run's input folder (a dict of its own)."""
+        return dict(self.inputs.arrays[f"{self.folder}/{name}"])
+
+    def emit(self, frame: CaseFrame, payload: bytes = b"") -> None:
+        frame.error = frame.error[-protocol.MAX_TEXT_CHARS:]
+        Channel(self.results).send(frame, payload)
+
+    def ran(self, name: str, arrays: dict, seconds: float, **fields) -> None:
+        """A case that returned: its output ``arrays`` go as an ``.npz`` payload."""
+        buffer = io.BytesIO()
+        self.common.save_npz(buffer, arrays, compress=False)  # a pipe: compressing costs time
+        self.emit(CaseFrame(name=name, raised=False, seconds=round(seconds, 4), **fields),
+                  buffer.getvalue())
+
+    def raised(self, name: str, error: BaseException, seconds: float) -> None:
+        """A case whose code raised ``error``: its traceback, trimmed to the submission."""
+        self.emit(CaseFrame(name=name, raised=True, error=self.common.student_traceback(error),
+                            error_type=type(error).__name__,
+                            memory_error=isinstance(error, MemoryError),
+                            seconds=round(seconds, 4)))
+
+
 def child_main(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
                results: int, output: int, work: Path) -> None:
-    """In the forked child: limits, output to the supervisor's pipes, the run's code."""
+    """In the forked child: limits, output to the supervisor's pipes, the run's entry point."""
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -172,209 +215,10 @@ def child_main(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modu
     os.chdir(work)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)
-
-    def emit(frame: CaseFrame, payload: bytes = b"") -> None:
-        frame.error = frame.error[-protocol.MAX_TEXT_CHARS:]
-        Channel(results).send(frame, payload)
-
-    CHILD_RUNS[spec.kind](spec, request, inputs, modules, emit)
-
-
-def exception_frame(name: str, error: BaseException, common, seconds: float) -> CaseFrame:
-    return CaseFrame(name=name, status="exception", error=common.student_traceback(error),
-                     error_type=type(error).__name__, memory_error=isinstance(error, MemoryError),
-                     seconds=round(seconds, 4))
-
-
-def npz_bytes(common, arrays: dict) -> bytes:
-    buffer = io.BytesIO()
-    common.save_npz(buffer, arrays, compress=False)  # a pipe: compressing only costs time
-    return buffer.getvalue()
-
-
-def run_unit_cases(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
-                   emit) -> None:
-    """Every case of one section and visibility: its outputs as arrays, or its exception."""
-    common, numpy = modules.common, modules.numpy
-    folder = input_folder(spec)
-    records = json.loads(inputs.files[f"{folder}/{common.CASES_FILE}"])["cases"]
-    for case in (common.Case(**record) for record in records):
-        arrays = dict(inputs.arrays[f"{folder}/{case.name}.npz"])
-        started = time.perf_counter()
-        try:
-            outputs = common.execute_case(modules.solution, modules.interface, case, arrays)
-        except BaseException as error:  # noqa: BLE001 - the student's code failed: a verdict
-            emit(exception_frame(case.name, error, common, time.perf_counter() - started))
-            continue
-        seconds = round(time.perf_counter() - started, 4)
-        results = {name: value for name, value in outputs.items()
-                   if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"}
-        not_arrays = {name: common.describe_value(value) for name, value in outputs.items()
-                      if name not in results}
-        results.update({name: numpy.asarray(value, dtype=numpy.float64)  # for the diagnosis
-                        for name, value in outputs.items() if name in not_arrays and
-                        isinstance(value, (numpy.number, int, float)) and
-                        not isinstance(value, bool)})
-        emit(CaseFrame(name=case.name, status="ran", not_arrays=not_arrays, seconds=seconds),
-             npz_bytes(common, results))
-
-
-def run_mnist(spec: RunSpec, request: BoxRequest, inputs: Inputs, modules: Modules,
-              emit) -> None:
-    """Train on the course's preprocessed MNIST and predict the test images (no labels here)."""
-    common, numpy = modules.common, modules.numpy
-    mnist_data = importlib.import_module("mnist_data")
-    paths = request.mnist
-    with numpy.load(paths.train, allow_pickle=False) as train:
-        x_train, y_train = train["x"], train["y"]
-    x_test = numpy.load(paths.test_images, allow_pickle=False)
-    sets = mnist_data.preprocess_course(x_train, y_train, x_test)
-    started = time.perf_counter()
-    try:
-        model = modules.solution.train_mnist_model(sets.x_train, sets.y_train, sets.x_valid,
-                                                   sets.y_valid)
-        train_seconds = round(time.perf_counter() - started, 3)
-        if not isinstance(model, modules.interface.Model):
-            raise TypeError(f"train_mnist_model must return a Model, got {type(model).__name__}")
-        predicted = common.predict_classes(model, sets.x_test)
-    except BaseException as error:  # noqa: BLE001 - the student's code failed: a verdict
-        emit(exception_frame("mnist", error, common, time.perf_counter() - started))
-        return
-    emit(CaseFrame(name="mnist", status="ran", seconds=round(time.perf_counter() - started, 3),
-                   train_seconds=train_seconds),
-         npz_bytes(common, {protocol.MNIST_PREDICTIONS: predicted}))
-
-
-CHILD_RUNS = {UNIT: run_unit_cases, MNIST: run_mnist}  # the child's code, by run kind
+    modules.entries[spec.entry](ChildRun(spec, modules, inputs, request.data, results))
 
 
 # ------------------------------------------------------------------ supervising
-class OutputTail:
-    """The last ``limit`` bytes a run printed."""
-
-    def __init__(self, limit: int):
-        self.limit, self.data, self.truncated, self.changed = limit, bytearray(), False, False
-
-    def add(self, chunk: bytes) -> None:
-        self.data += chunk
-        self.changed = True
-        if len(self.data) > self.limit:
-            del self.data[:len(self.data) - self.limit]
-            self.truncated = True
-
-    def text(self) -> str:
-        return self.data.decode("utf-8", errors="replace")
-
-    def last_line(self) -> str:
-        """The last non-empty line, a progress bar's last state (after ``\\r``) included."""
-        for line in reversed(self.text().replace("\r", "\n").splitlines()):
-            if line.strip():
-                return line.strip()[-300:]
-        return ""
-
-
-def children_of(pid: int | str = "self") -> list[int]:
-    """The children of every thread of process ``pid`` (none once it has ended)."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    pids = []
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as stream:
-                pids += [int(child) for child in stream.read().split()]
-        except OSError:
-            continue
-    return pids
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime of ``pid``: its threads' and its reaped children's CPU
-    time (0 once it is gone: its parent's cutime and cstime then hold it)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stream:
-            fields = stream.read().rsplit(b")", 1)[1].split()  # the name may hold anything
-        return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def descendants_cpu_seconds(child: int) -> float | None:
-    """CPU time of every process below this one, with the children they reaped. Each process is
-    read before its parent: one reaped meanwhile is then counted twice, never missed. None when
-    ``child`` (not reaped yet, so listed) is not among this one's children: a kernel without
-    ``/proc/<pid>/task/<tid>/children`` (gVisor...), where no walk tells idle from busy."""
-    pids = children_of()
-    if child not in pids:
-        return None
-    for pid in pids:  # breadth first: the list grows while it is walked
-        pids += children_of(pid)
-    return sum(process_cpu_seconds(pid) for pid in reversed(pids))
-
-
-def kill_everything(kill_all: bool) -> None:
-    """Kill and reap every process but this one: in a namespace (or as a uid of our own)
-    ``kill(-1)``; otherwise every child this subreaper has, until none is left."""
-    deadline = time.monotonic() + REAP_SECONDS
-    while time.monotonic() < deadline:
-        if kill_all:
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in children_of():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            return
-        time.sleep(0.002)
-
-
-def child_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class IdleWatch:
-    """Stops a run whose processes have stopped computing (sleeping, blocked on a lock, a pipe,
-    input or a child that waits): such a run would hold its box, and in a class its worker,
-    until its wall-clock limit. The run is idle when, over its last ``seconds`` (counted once
-    that much of it has passed), the CPU time ``used()`` reads grew by less than
-    ``protocol.IDLE_CPU_SHARE`` of the window; never while ``used()`` cannot tell (None)."""
-
-    def __init__(self, seconds: float, started: float, used: Callable[[], float | None]):
-        self.seconds, self.used = seconds, used
-        self.samples = deque([(started, 0.0)])  # (when, CPU seconds), oldest first
-        self.most = 0.0  # the largest reading: a process missed in one walk cannot lower it
-        self.next_sample = started + IDLE_SAMPLE_SECONDS
-
-    def check(self, now: float) -> IdleStop | None:
-        """Read the run's CPU time when a sample is due; an ``IdleStop`` if the run is idle."""
-        if now < self.next_sample:
-            return None
-        self.next_sample = now + IDLE_SAMPLE_SECONDS
-        used = self.used()
-        if used is None:
-            return None
-        self.most = max(self.most, used)
-        if now - self.samples[-1][0] > IDLE_GAP_SECONDS:
-            self.samples.clear()
-        self.samples.append((now, self.most))
-        while len(self.samples) > 1 and self.samples[1][0] <= now - self.seconds:
-            self.samples.popleft()
-        since, before = self.samples[0]
-        window, grown = now - since, self.most - before
-        if window >= self.seconds and grown < protocol.IDLE_CPU_SHARE * window:
-            return IdleStop(window_seconds=round(window, 1), cpu_seconds=round(grown, 3))
-        return None
-
-
 class Supervisor:
     """Runs a request's runs one after the other and reports each on the channel."""
 
@@ -442,8 +286,8 @@ class Supervisor:
             live = descendants_cpu_seconds(pid)
             return None if live is None else live + child_cpu_seconds() - cpu_before
 
-        watch = IdleWatch(spec.idle_seconds, started, run_cpu_seconds) if spec.idle_seconds \
-            else None
+        watch = IdleWatch(spec.idle_seconds, spec.idle_cpu_share, started, run_cpu_seconds) \
+            if spec.idle_seconds else None
 
         def relay(data: bytes) -> None:
             nonlocal relayed, rejected
@@ -530,7 +374,7 @@ class Supervisor:
         gc.enable()  # the bootstrap loaded with it off: the submission runs as Python starts
         import_started = time.monotonic()
         try:
-            modules = import_modules(self.box_dir)
+            modules = import_modules(self.box_dir, self.request)
         except BaseException as error:  # noqa: BLE001 - syntax errors, exceptions, sys.exit()
             common = importlib.import_module("common")
             self.channel.send(Imported(

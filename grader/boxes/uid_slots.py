@@ -3,7 +3,7 @@
 Processes of one uid share ``RLIMIT_NPROC``, can signal each other and own
 each other's files: two submissions graded at once must never share one. A
 slot is an exclusive ``flock`` on a file of a private directory, held for the
-whole grading (its unit box and its MNIST box); the lock dies with the process
+whole grading (every box of it); the lock dies with the process
 that holds it, so a killed grader frees its slot by itself. ``flock`` (unlike
 ``fcntl`` locks) also keeps threads of one process apart.
 """

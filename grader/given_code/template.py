@@ -14,6 +14,7 @@ from pathlib import Path
 
 from grader.given_code.syntax import BEGIN_MARKER, END_MARKER
 from grader.paths import DEFAULT_CASES_DIR, REFERENCE_DIR, STUDENT_TEMPLATE_DIR
+from reference import common
 
 PUBLIC_CASES_DIR = DEFAULT_CASES_DIR / "public"
 DEFAULT_TEMPLATE_DIR = STUDENT_TEMPLATE_DIR
@@ -33,13 +34,8 @@ README = """\
 
 Проверка (из этой папки):
 
-    ./run.py unittest relu
-    ./run.py unittest softmax
-    ./run.py unittest dense
-    ./run.py unittest crossentropy
-    ./run.py unittest sgd
-    ./run.py unittest momentum
-    ./run.py unittest all        # все шесть разделов выше
+{unit_commands}
+    ./run.py unittest all        # все разделы выше
     ./run.py unittest mnist      # обучение на MNIST: точность > 90%, не дольше 10 минут
 
 Здесь только открытые тесты; проверяющая система запускает ещё и скрытые.
@@ -57,15 +53,23 @@ Fill in every region of `solution.py` between the lines `# Your code here \\/` a
 solutions with changed given code may not be accepted.
 
 Check your work from this folder with `./run.py unittest <section>`, where
-`<section>` is relu, softmax, dense, crossentropy, sgd, momentum, `all` (the six
-sections above) or mnist (trains on MNIST: test accuracy above 90% within
-10 minutes). Only the public tests are here; the grading system also runs hidden
-ones. For mnist the four MNIST files are downloaded once into `mnist/` next to `run.py`
-(this needs `pip install pooch`); or put them there yourself, or set `MNIST_DIR` to a
-folder holding them.
+`<section>` is {unit_names}, `all` (all of these)
+or mnist (trains on MNIST: test accuracy above 90% within 10 minutes). Only the
+public tests are here; the grading system also runs hidden ones. For mnist the four
+MNIST files are downloaded once into `mnist/` next to `run.py` (this needs `pip
+install pooch`); or put them there yourself, or set `MNIST_DIR` to a folder holding
+them.
 
 Upload only `solution.py` to the grading system.
 """
+
+
+def readme(sections: tuple[common.Section, ...]) -> str:
+    """The kit's README, with a command for each unit section."""
+    names = [section.name for section in sections if section.kind == "unit"]
+    return README.replace("{unit_commands}", "\n".join(
+        f"    ./run.py unittest {name}" for name in names)).replace(
+        "{unit_names}", ", ".join(names))
 
 
 def stub_solution(source: str) -> str:
@@ -122,5 +126,6 @@ def write_template(out: Path = DEFAULT_TEMPLATE_DIR) -> Path:
     for source in sorted(PUBLIC_CASES_DIR.rglob("*")):
         if source.is_file() and "__pycache__" not in source.parts:
             _copy_file(source, out / "tests" / source.relative_to(PUBLIC_CASES_DIR))
-    (out / "README.md").write_text(README, encoding="utf-8", newline="\n")
+    (out / "README.md").write_text(readme(common.load_sections(PUBLIC_CASES_DIR)),
+                                   encoding="utf-8", newline="\n")
     return out

@@ -23,7 +23,8 @@ import numpy as np
 from grader.mnist.sources import FULL_NAME, SUBSET_NAME, sha256_file, validate
 from reference.mnist_data import MnistData, MnistError
 
-FILES = ("train.npz", "test_images.npy", "test_labels.npy")
+LABELS_FILE = "test_labels.npy"  # never in a box
+FILES = ("train.npz", "test_images.npy", LABELS_FILE)
 
 
 def default_root() -> Path:
@@ -107,6 +108,11 @@ def load(root: Path | None = None, name: str = FULL_NAME) -> MnistData | None:
         print(f"nn-grader: ignoring an invalid MNIST cache: {error}", file=sys.stderr)
         return None
     return data
+
+
+def label_files(root: Path | None = None) -> list[Path]:
+    """The test labels of every data set in the cache: what no submission may read."""
+    return sorted((root or default_root()).glob(f"*/{LABELS_FILE}"))
 
 
 def cached_names(root: Path | None = None) -> list[str]:

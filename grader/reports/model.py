@@ -100,8 +100,10 @@ class SectionResult(BaseModel):
 
 
 class SandboxInfo(BaseModel):
-    backend: str = Field(description="process or docker")
-    box: str = Field(description="bwrap, docker, or none (trusted code, no isolation)")
+    """The boxes of a grading (older reports also hold ``backend``: ignored when read)."""
+
+    box: str = Field(description="bwrap, docker, in-container, or none (trusted code, no "
+                                 "isolation)")
     resources: str = Field(description="how memory and processes were limited")
     network_cut: bool
     secrets_hidden: bool = Field(description="expected outputs and test labels out of the box")

@@ -94,7 +94,7 @@ def render(report: GradingReport, console: Console, verbose: bool = False,
         console.print(Text.assemble(("not graded", "bold red"), ": ", error), soft_wrap=True)
     sandbox = report.sandbox
     if sandbox is not None:
-        console.print(Text(f"box: {sandbox.box} ({sandbox.backend} backend); resources: "
+        console.print(Text(f"box: {sandbox.box}; resources: "
                            f"{sandbox.resources}; network "
                            f"{'cut' if sandbox.network_cut else 'NOT cut'}"
                            + "".join(f"; {note}" for note in sandbox.notes)), soft_wrap=True)

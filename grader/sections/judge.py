@@ -116,7 +116,7 @@ def judge_case(case: Case, visibility: str, frame: CaseFrame, payload: bytes,
     """Compare one case's outputs with the expected ones (values shown for public cases only);
     a failure gets the hints ``grader.sections.diagnosis`` finds (``inputs`` loads the case's inputs)."""
     result = dict(name=case.name, visibility=visibility, seconds=frame.seconds)
-    if frame.status == "exception":
+    if frame.raised:
         problems = _with_hints([frame.error], diagnose_exception(case, inputs(), frame.error_type,
                                                                  frame.error))
         return CaseResult(**result, verdict=exception_verdict(frame),

@@ -91,7 +91,7 @@ class Graded:
 @dataclass(frozen=True)
 class Runner:
     name: str
-    backend: str = "process"
+    box: str = "bwrap"
     user: str | None = None  # None: as root
 
     def wrap(self, command: list[str]) -> list[str]:
@@ -112,8 +112,8 @@ class Runner:
               on_start: Callable[[int], None] | None = None) -> Graded:
         """Grade ``submission``; ``on_start`` is given the grader's pid as soon as it runs."""
         out = area.directory(f"report-{uuid.uuid4().hex[:12]}") / "report.json"
-        command = self.command(["grade", str(submission), "--cases", str(cases), "--backend",
-                                self.backend, "--json", str(out), *arguments])
+        command = self.command(["grade", str(submission), "--cases", str(cases), "--box",
+                                self.box, "--json", str(out), *arguments])
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               cwd=REPO_DIR, env={**os.environ, "COLUMNS": "200",
                                                  **(environment or {})}) as grading:

@@ -1,4 +1,4 @@
-"""The Docker backend: the same supervisor in a container, the same verdicts as bubblewrap.
+"""The Docker box: the same supervisor in a container, the same verdicts as bubblewrap.
 
 Needs a Docker engine and the grading image (``bash docker/engine.sh start`` and
 ``bash docker/build_images.sh``); run with ``python -m pytest -m docker``. The
@@ -35,7 +35,7 @@ from tests.grading_fixtures import (
 pytestmark = pytest.mark.docker
 
 IMAGE = DockerSettings().image
-UNIT = GradingOptions(skip_mnist=True, backend="docker")
+UNIT = GradingOptions(skip_mnist=True, box="docker")
 UNIT_PROCESS = GradingOptions(skip_mnist=True)
 
 
@@ -76,16 +76,16 @@ def verdicts(report: GradingReport) -> list:
 
 
 def test_reference_scores_five_of_five_with_mnist_from_the_image():
-    report = grade_submission(REFERENCE_SOLUTION, GradingOptions(backend="docker"))
+    report = grade_submission(REFERENCE_SOLUTION, GradingOptions(box="docker"))
     assert report.total == 5.0, [(s.name, s.status, s.message) for s in report.sections]
     mnist = report.sections[-1].mnist
     assert mnist.accuracy > 0.9 and mnist.test_size in (10000, 2000)
-    assert (report.sandbox.backend, report.sandbox.box) == ("docker", "docker")
+    assert report.sandbox.box == "docker"
     assert report.sandbox.network_cut and report.sandbox.secrets_hidden
     assert report.sandbox.uid not in (None, 0)
 
 
-def test_both_backends_give_identical_points_and_verdicts(tmp_path):
+def test_docker_and_bwrap_boxes_give_identical_points_and_verdicts(tmp_path):
     broken = solution_with(tmp_path, "return np.maximum(inputs, 0.0)", "return np.abs(inputs)",
                            "broken.py")
     for submission in (REFERENCE_SOLUTION, TEMPLATE_SOLUTION, broken):
@@ -106,10 +106,10 @@ def test_the_image_holds_the_box_packages_and_nothing_else_of_the_host(tmp_path)
     assert "'pydantic' is not there" in docker_report.sections[0].message
 
 
-def test_cli_grades_with_the_docker_backend_and_writes_reports(tmp_path):
+def test_cli_grades_in_the_docker_box_and_writes_reports(tmp_path):
     report_path, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     result = subprocess.run([sys.executable, "-m", "grader", "grade", str(REFERENCE_SOLUTION),
-                             "--skip-mnist", "--backend", "docker", "--image", IMAGE,
+                             "--skip-mnist", "--box", "docker", "--image", IMAGE,
                              "--json", str(report_path), "--junit", str(junit)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -123,7 +123,7 @@ def test_a_stopped_grader_leaves_no_container_running(tmp_path, number):
     looper = solution_with(tmp_path, "return np.maximum(inputs, 0.0)",
                            "import time; time.sleep(600)")
     grader = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(looper),
-                               "--skip-mnist", "--backend", "docker"],
+                               "--skip-mnist", "--box", "docker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -163,19 +163,19 @@ def test_the_image_holds_no_grader_no_secret_and_runs_as_non_root():
 
 def test_an_image_with_other_mnist_data_is_refused(tmp_path):
     cache = synthetic_mnist_cache(tmp_path / "cache", n_train=100, n_test=20)
-    options = GradingOptions(backend="docker", mnist_cache_dir=cache, mnist_fetch=False)
+    options = GradingOptions(box="docker", mnist_cache_dir=cache, mnist_fetch=False)
     with pytest.raises(GradingError, match="rebuild the grading image"):
         grade_submission(REFERENCE_SOLUTION, options)
 
 
 def test_a_missing_image_is_a_clear_error():
     with pytest.raises(GradingError, match="does not exist; build it"):
-        grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, backend="docker",
+        grade_submission(REFERENCE_SOLUTION, GradingOptions(skip_mnist=True, box="docker",
                                                             image="nn-grader:no-such-tag"))
 
 
 def test_the_template_fails_every_section_in_docker_too():
-    report = grade_submission(TEMPLATE_SOLUTION, GradingOptions(backend="docker"))
+    report = grade_submission(TEMPLATE_SOLUTION, GradingOptions(box="docker"))
     assert report.total == 0.0
     assert {section.status for section in report.sections} == {Verdict.wrong_answer,
                                                                Verdict.exception}
@@ -190,16 +190,15 @@ def test_a_batch_grades_in_containers_with_the_points_of_bubblewrap(tmp_path):
     # submission of these six sleeps at import: a limit no busy machine reaches
     cases = cases_with_limits(tmp_path / "cases", "[unit]\ntimeout_seconds = 3\n\n[box]\n"
                               "import_timeout_seconds = 60\n")
-    outs = {backend: tmp_path / backend for backend in ("process", "docker")}
-    for backend, out in outs.items():
+    outs = {box: tmp_path / box for box in ("bwrap", "docker")}
+    for box, out in outs.items():
         done = subprocess.run([sys.executable, "-m", "grader", "batch", str(tmp_path / "class"),
                                "--out", str(out), "--skip-mnist", "--jobs", "2",
-                               "--backend", backend, "--cases", str(cases)],
+                               "--box", box, "--cases", str(cases)],
                               capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, done.stderr
-    books = {backend: json.loads((out / "gradebook.json").read_text())
-             for backend, out in outs.items()}
+    books = {box: json.loads((out / "gradebook.json").read_text()) for box, out in outs.items()}
     assert [row["student"] for row in books["docker"]] == sorted(sources)
     assert [(row["student"], row["total"]) for row in books["docker"]] == \
-        [(row["student"], row["total"]) for row in books["process"]]
+        [(row["student"], row["total"]) for row in books["bwrap"]]
