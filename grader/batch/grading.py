@@ -20,7 +20,7 @@ from grader.machine_share import GradingStopped, SharedMachine
 from grader.options import GradingOptions
 from grader.report_model import GradingReport
 
-REMOTE_OPTIONS = ("skip_mnist", "mnist_fetch", "blas_threads", "backend", "image", "sandbox")
+REMOTE_OPTIONS = ("skip_mnist", "sections", "mnist_fetch", "blas_threads", "backend", "image", "sandbox")
 
 
 @dataclass(frozen=True)
