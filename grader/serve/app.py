@@ -78,10 +78,10 @@ def _routes(app: FastAPI, options: ServeOptions, db: Database) -> None:
     def signin(request: Request, token: str) -> Response:
         with db.transaction() as tx:
             student, why = auth.student_of_link(tx, token)
-            if student is None:
-                return web.render(request, "message.html.j2", 403, title="Cannot sign in",
-                                  message=why)
-            cookie = auth.open_session(tx, student)
+            cookie = auth.open_session(tx, student) if student else None
+        if cookie is None:
+            return web.render(request, "message.html.j2", 403, title="Cannot sign in",
+                              message=why)
         response = RedirectResponse("/", status_code=303)
         web.set_session_cookie(response, cookie, options.secure_cookies)
         return response
@@ -99,11 +99,12 @@ def _routes(app: FastAPI, options: ServeOptions, db: Database) -> None:
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, csrf):
             raise HTTPException(403, "the sign-in form is out of date: reload it")
-        with db.transaction() as tx:
+        with db.transaction(write=False) as tx:
             stored = course.password_hash(tx)
-            if stored is None or not auth.check_password(password, stored):
-                return web.render(request, "login.html.j2", 403, login_csrf=expected,
-                                  error="wrong password")
+        if stored is None or not auth.check_password(password, stored):
+            return web.render(request, "login.html.j2", 403, login_csrf=expected,
+                              error="wrong password")
+        with db.transaction() as tx:
             cookie = auth.open_session(tx, auth.INSTRUCTOR)
         response = RedirectResponse("/instructor", status_code=303)
         web.set_session_cookie(response, cookie, options.secure_cookies)
@@ -135,12 +136,10 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
-        message = error.detail if isinstance(error.detail, str) else "not found"
+        message = error.detail if isinstance(error.detail, str) else "there is no such page"
+        if message == "Not Found":  # a path no route serves
+            message = "there is no such page"
         return reply(request, error.status_code, message)
-
-    @app.exception_handler(404)
-    async def not_found(request: Request, _: Exception) -> Response:
-        return reply(request, 404, "there is no such page")
 
     @app.exception_handler(RequestValidationError)
     async def bad_form(request: Request, error: RequestValidationError) -> Response:

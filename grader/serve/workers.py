@@ -28,7 +28,7 @@ from grader.serve import course, logs, queue
 from grader.serve.bridge import (GradingOptions, GradingReport, SharedMachine, cases_digest,
                                  failed_report, grade_file, grade_remote, grader_version,
                                  options_for_remote)
-from grader.serve.db import Database, DatabaseError, open_database
+from grader.serve.db import Database, open_database
 from grader.serve.options import ServeOptions
 
 PR_SET_PDEATHSIG = 1
@@ -95,44 +95,60 @@ def _hold_lease(db: Database, job: int, owner: str, lease: float,
             logs.setup().warning("lease renewal failed", extra={"job": job})
 
 
+def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seconds: float,
+               given_up: str) -> bool:
+    """Claim ``lane``'s next job, grade it holding its lease, store the result; False when
+    there was nothing to claim."""
+    job = queue.claim(db, lane, owner, lease_seconds, given_up) \
+        if queue.waiting(db, lane) else None
+    if job is None:
+        return False
+    with db.transaction(write=False) as tx:
+        name, data = course.content(tx, job.submission)
+        student = course.submission(tx, job.submission)["student"]
+    done = threading.Event()
+    threading.Thread(target=_hold_lease, daemon=True,
+                     args=(db, job.id, owner, lease_seconds, done)).start()
+    started = time.monotonic()
+    try:
+        report = grading.grade(name, data, student)
+    finally:
+        done.set()
+    stored = queue.complete(db, job.id, report.model_dump_json())
+    logs.setup().info("graded", extra={
+        "job": job.id, "submission": job.submission, "lane": lane, "attempt": job.attempts,
+        "total": report.total, "seconds": round(time.monotonic() - started, 3),
+        "stored": stored})
+    return True
+
+
+def given_up_report() -> str:
+    """The result of a job interrupted MAX_ATTEMPTS times."""
+    return failed_report(Path("submission"), GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
+                         "grader").model_dump_json()
+
+
+def make_grading(options: ServeOptions, lane: str) -> Grading:
+    grading_options = options.grading_options(lane)
+    return ClusterGrading(grading_options, options.cluster) if options.cluster \
+        else LocalGrading(grading_options)
+
+
 def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
     """Claim and grade ``lane``'s jobs until ``stop`` is set."""
     log = logs.setup()
     db = open_database(options.db, options.data)
     owner = f"{socket.gethostname()}:{os.getpid()}:{lane}"
-    grading_options = options.grading_options(lane)
-    grading: Grading = ClusterGrading(grading_options, options.cluster) if options.cluster \
-        else LocalGrading(grading_options)
-    given_up = failed_report(Path("submission"), GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
-                             "grader").model_dump_json()
+    grading, given_up = make_grading(options, lane), given_up_report()
     log.info("worker started", extra={"owner": owner})
     while not stop.is_set():
         try:
-            job = queue.claim(db, lane, owner, options.lease_seconds, given_up) \
-                if queue.waiting(db, lane) else None
-        except DatabaseError as error:
-            log.error("cannot claim a job", extra={"error": str(error)})
-            job = None
-        if job is None:
+            busy = grade_next(db, lane, owner, grading, options.lease_seconds, given_up)
+        except Exception as error:  # the database unreachable a moment: try again, live on
+            log.error("cannot claim or store a job", extra={"error": repr(error)[:300]})
+            busy = False
+        if not busy:
             stop.wait(options.poll_seconds)
-            continue
-        with db.transaction(write=False) as tx:
-            name, data = course.content(tx, job.submission)
-            student = course.submission(tx, job.submission)["student"]
-        done = threading.Event()
-        renewing = threading.Thread(target=_hold_lease, daemon=True,
-                                    args=(db, job.id, owner, options.lease_seconds, done))
-        renewing.start()
-        started = time.monotonic()
-        try:
-            report = grading.grade(name, data, student)
-        finally:
-            done.set()
-        stored = queue.complete(db, job.id, report.model_dump_json())
-        log.info("graded", extra={"job": job.id, "submission": job.submission, "lane": lane,
-                                  "attempt": job.attempts, "total": report.total,
-                                  "seconds": round(time.monotonic() - started, 3),
-                                  "stored": stored})
     db.close()
 
 
