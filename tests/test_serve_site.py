@@ -113,3 +113,27 @@ def test_healthz_reports_the_database_and_the_queue(site):
     upload(site.student("carol"), b"x = 1\n")
     health = site.client().get("/healthz").json()
     assert health["ok"] and health["queue"]["unit"]["queued"] == 1
+
+
+def test_two_servers_share_one_database(site, tmp_path):
+    """A second server on the same database (PostgreSQL, or the same SQLite folder) sees the
+    first one's uploads, and either grades them."""
+    from grader.serve.app import create_app
+    from grader.serve.db import open_database
+    from fastapi.testclient import TestClient
+
+    second_db = open_database(site.options.db, site.options.data)
+    second = TestClient(create_app(site.options, second_db, start_workers=False),
+                        follow_redirects=False)
+    try:
+        alice = site.student("alice")
+        number = upload(alice, reference_source().encode()).json()["id"]
+        second.cookies.update(alice.cookies)
+        assert second.get(f"/api/submissions/{number}").json()["lanes"][0]["state"] == "queued"
+        site.db, first_db = second_db, site.db  # the second server's worker grades it
+        assert site.drain(queue.UNIT) == 1
+        site.db = first_db
+        assert alice.get(f"/api/submissions/{number}").json()["total"] == 4.0
+    finally:
+        second.close()
+        second_db.close()

@@ -83,7 +83,7 @@ def _routes(app: FastAPI, options: ServeOptions, db: Database) -> None:
             return web.render(request, "message.html.j2", 403, title="Cannot sign in",
                               message=why)
         response = RedirectResponse("/", status_code=303)
-        web.set_session_cookie(response, cookie, options.secure_cookies)
+        web.set_session_cookie(request, response, cookie)
         return response
 
     @app.get("/login")
@@ -107,7 +107,7 @@ def _routes(app: FastAPI, options: ServeOptions, db: Database) -> None:
         with db.transaction() as tx:
             cookie = auth.open_session(tx, auth.INSTRUCTOR)
         response = RedirectResponse("/instructor", status_code=303)
-        web.set_session_cookie(response, cookie, options.secure_cookies)
+        web.set_session_cookie(request, response, cookie)
         response.delete_cookie(LOGIN_COOKIE)
         return response
 

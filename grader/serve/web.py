@@ -114,6 +114,9 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def set_session_cookie(response: Any, cookie: str, secure: bool) -> None:
+def set_session_cookie(request: Request, response: Any, cookie: str) -> None:
+    """The session cookie: Secure when asked (``--secure-cookies``) or when the request came
+    over https (directly, or as a proxy's X-Forwarded-Proto says)."""
+    secure = request.app.state.options.secure_cookies or request.url.scheme == "https"
     response.set_cookie(auth.SESSION_COOKIE, cookie, max_age=auth.SESSION_SECONDS,
                         httponly=True, samesite="lax", secure=secure, path="/")
