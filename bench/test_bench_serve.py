@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from grader.serve.db import open_database
 from tests.grading_fixtures import cases_with_limits, synthetic_mnist_cache

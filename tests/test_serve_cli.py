@@ -16,7 +16,7 @@ def serve_init(tmp_path, roster: str, *extra: str) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-m", "grader", "serve", "init", "--data",
                            str(tmp_path / "site"), "--roster", str(tmp_path / "roster.csv"),
                            *extra], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO_DIR)})
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO_DIR)}, check=False)
 
 
 def test_init_writes_links_and_prints_a_generated_password_once(tmp_path):

@@ -118,9 +118,10 @@ def test_healthz_reports_the_database_and_the_queue(site):
 def test_two_servers_share_one_database(site, tmp_path):
     """A second server on the same database (PostgreSQL, or the same SQLite folder) sees the
     first one's uploads, and either grades them."""
+    from fastapi.testclient import TestClient
+
     from grader.serve.app import create_app
     from grader.serve.db import open_database
-    from fastapi.testclient import TestClient
 
     second_db = open_database(site.options.db, site.options.data)
     second = TestClient(create_app(site.options, second_db, start_workers=False),

@@ -64,6 +64,7 @@ class Session:
 def open_session(tx: Transaction, who: str) -> str:
     """A new session for ``who``; the cookie's value (stored only as its digest)."""
     cookie = new_secret()
+    tx.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))  # the table stays small
     tx.execute("INSERT INTO sessions (token_sha256, who, csrf, expires) VALUES (?, ?, ?, ?)",
                (digest(cookie), who, new_secret(), time.time() + SESSION_SECONDS))
     return cookie

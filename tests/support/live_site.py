@@ -54,11 +54,11 @@ class LiveSite:
     def start(self, *extra: str) -> None:
         env = {**os.environ, "GRADER_CACHE_DIR": str(self.mnist_cache),
                "PYTHONPATH": str(REPO_DIR)}
-        log = open(self.data / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader", "serve", "--data", str(self.data), "--port",
-             str(self.port), "--cases", str(self.cases), "--no-download", *self.extra, *extra],
-            env=env, stdout=log, stderr=log, start_new_session=True)
+        with open(self.data / "server.log", "ab") as log:  # the server keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grader", "serve", "--data", str(self.data), "--port",
+                 str(self.port), "--cases", str(self.cases), "--no-download", *self.extra,
+                 *extra], env=env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
