@@ -279,6 +279,84 @@ def export_gradescope(
                + (f", {exported.wheels} wheels" if exported.wheels else ""))
 
 
+serve_app = typer.Typer(invoke_without_command=True,
+                        help="The course's submission site (see README: Running the course site).")
+app.add_typer(serve_app, name="serve")
+DataOption = Annotated[Path, typer.Option("--data", help="the site's folder (SQLite database)")]
+DbOption = Annotated[Optional[str], typer.Option(
+    "--db", envvar="GRADER_SERVE_DB", help="postgresql://USER@HOST/DB (default: SQLite in --data)")]
+
+
+@serve_app.callback()
+def serve(
+    ctx: typer.Context,
+    data: DataOption = Path("grader-site"),
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="worker processes of the unit lane")] = 2,
+    mnist_workers: Annotated[Optional[int], typer.Option(
+        "--mnist-workers", help="worker processes of the MNIST lane (default: the cores "
+                                "but one, at least one)")] = None,
+    cluster: Annotated[Optional[str], typer.Option(
+        "--cluster", help="a Dask scheduler, tcp://HOST:PORT: grade on its workers")] = None,
+    lease_seconds: Annotated[float, typer.Option(
+        "--lease-seconds", help="a job whose worker is silent this long is queued again")] = 30.0,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", help="behind https: cookies only over TLS")] = False,
+    cases: CasesOption = DEFAULT_CASES_DIR,
+    mnist_dir: MnistDirOption = None,
+    no_download: Annotated[bool, typer.Option(
+        "--no-download", help="MNIST only from --mnist-dir or the cache")] = False,
+) -> None:
+    """Run the submission site: students upload, workers grade in the box, the instructor
+    follows the gradebook. Set it up first with `grader serve init`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pydantic import ValidationError
+
+    from grader.serve.options import ServeOptions
+    from grader.serve.service import ServeError, run
+
+    try:
+        options = ServeOptions(
+            data=data, db=db, host=host, port=port, workers=workers, cluster=cluster,
+            lease_seconds=lease_seconds, secure_cookies=secure_cookies, cases_dir=cases,
+            mnist_dir=mnist_dir, mnist_fetch=not no_download,
+            **({} if mnist_workers is None else {"mnist_workers": mnist_workers}))
+    except ValidationError as error:
+        fail("; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
+                       for e in error.errors()))
+    try:
+        run(options)
+    except ServeError as error:
+        fail(str(error))
+
+
+@serve_app.command("init")
+def serve_init(
+    roster: Annotated[Path, typer.Option("--roster", help="CSV: student_id, name, email")],
+    data: DataOption = Path("grader-site"),
+    db: DbOption = None,
+    links: Annotated[Optional[Path], typer.Option(
+        "--links", help="write the sign-in links to this CSV (default: print them)")] = None,
+    base_url: Annotated[str, typer.Option(
+        "--base-url", help="the site's address as students open it")] = "http://127.0.0.1:8000",
+    link_days: Annotated[float, typer.Option(
+        "--link-days", help="sign-in links expire after this many days")] = 180.0,
+) -> None:
+    """Create the course (or update it): each student's secret sign-in link, the instructor's
+    password (asked on a terminal, else generated and printed once)."""
+    from grader.serve.service import ServeError, init_site
+
+    try:
+        for line in init_site(data, db, roster, links, base_url, link_days):
+            typer.echo(line)
+    except ServeError as error:
+        fail(str(error))
+
+
 @app.command("gradescope-run", hidden=True)
 def gradescope_run(
     submission_dir: Annotated[Path, typer.Argument(help="/autograder/submission")],

@@ -20,6 +20,8 @@ OLD_BACKENDS = {"process": DEFAULT_BOX, "docker": "docker"}  # --backend, for on
 class GradingOptions:
     cases_dir: Path = DEFAULT_CASES_DIR
     skip_mnist: bool = False
+    sections: frozenset[str] | None = None  # grade only these sections (None: all); the others
+                                            # read "skipped" (grader serve's lanes)
     mnist_dir: Path | None = None
     mnist_cache_dir: Path | None = None  # default: $GRADER_CACHE_DIR or ~/.cache/nn-grader/mnist
     mnist_fetch: bool = True  # False: only a directory or the cache, never download or npm

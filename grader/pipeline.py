@@ -81,6 +81,8 @@ def build_sections(config: GradingConfig, options: GradingOptions
     for section in common.SECTIONS:
         kind = KINDS[section.kind]
         reason = kind.skip_reason(options)
+        if options.sections is not None and section.name not in options.sections:
+            reason = "skipped (graded separately)"
         if reason:
             skipped[section.name] = SectionResult(
                 name=section.name, title=section.title, points=0.0, max_points=section.points,

@@ -33,3 +33,26 @@ def fast_unit_cases(tmp_path_factory):
     """A copy of ``test_cases/`` whose unit sections time out after 3 s instead of 30 s."""
     return cases_with_limits(tmp_path_factory.mktemp("fast-unit-cases") / "test_cases",
                              "[unit]\ntimeout_seconds = 3\n")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster for the session (skipped, saying what to install,
+    without PostgreSQL's binaries)."""
+    from tests.support.postgres import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request):
+    """The service's database: None (SQLite under the data folder), or a fresh PostgreSQL
+    database of the session's cluster."""
+    if request.param == "sqlite":
+        return None
+    import uuid
+
+    from tests.support.postgres import fresh_database
+
+    return fresh_database(request.getfixturevalue("postgres_url"), f"t{uuid.uuid4().hex[:12]}")

@@ -63,29 +63,32 @@ def _mnist(report: GradingReport | None) -> tuple[float | None, float | None]:
     return None, None
 
 
+def row(student: str, report: GradingReport | None) -> GradebookRow:
+    """A student's row from their result (None: not graded yet); ``grader serve`` builds
+    its gradebook with this too."""
+    points = {section.name: None for section in common.SECTIONS}
+    if report is not None:
+        points.update((section.name, SKIPPED if section.status == Verdict.skipped
+                       else section.points) for section in report.sections)
+    accuracy, seconds = _mnist(report)
+    warnings = list(report.warnings) if report else []
+    if report is not None and report.error:
+        warnings.insert(0, report.error.splitlines()[0])
+    return GradebookRow(
+        student=student, points=points, total=report.total if report else None,
+        max_total=report.graded_max_total() if report
+        else sum(section.points for section in common.SECTIONS),
+        mnist_accuracy=accuracy, mnist_seconds=seconds, status=_status(report),
+        warnings=warnings, report=report)
+
+
 def rows(store: ResultStore) -> list[GradebookRow]:
     batch = store.latest_batch()
     if batch is None:
         raise GradebookError(f"{store.path} holds no batch yet: run grader batch first")
-    result = []
-    for member in store.roster():
-        report = store.latest_report(Key(member.student, member.file_sha256,
-                                         batch.cases_digest, batch.grader_version))
-        points = {section.name: None for section in common.SECTIONS}
-        if report is not None:
-            points.update((section.name, SKIPPED if section.status == Verdict.skipped
-                           else section.points) for section in report.sections)
-        accuracy, seconds = _mnist(report)
-        warnings = list(report.warnings) if report else []
-        if report is not None and report.error:
-            warnings.insert(0, report.error.splitlines()[0])
-        result.append(GradebookRow(
-            student=member.student, points=points, total=report.total if report else None,
-            max_total=report.graded_max_total() if report
-            else sum(section.points for section in common.SECTIONS),
-            mnist_accuracy=accuracy, mnist_seconds=seconds, status=_status(report),
-            warnings=warnings, report=report))
-    return result
+    return [row(member.student, store.latest_report(Key(
+                member.student, member.file_sha256, batch.cases_digest, batch.grader_version)))
+            for member in store.roster()]
 
 
 def safe_cell(value: object) -> str:

@@ -20,7 +20,7 @@ from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.options import GradingOptions
 from grader.reports.model import GradingReport
 
-REMOTE_OPTIONS = ("skip_mnist", "mnist_fetch", "blas_threads", "box", "image")
+REMOTE_OPTIONS = ("skip_mnist", "sections", "mnist_fetch", "blas_threads", "box", "image")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def common_failures(book: list[GradebookRow]) -> list[SectionFailure]:
     return result
 
 
-def _pass_rate(graded: list[GradebookRow], name: str) -> float | None:
+def pass_rate(graded: list[GradebookRow], name: str) -> float | None:
     """The share of students with the section passed, among those it was graded for."""
     statuses = [section.status for row in graded for section in row.report.sections
                 if section.name == name and section.status != Verdict.skipped]
@@ -86,27 +86,27 @@ def _max_total(graded: list[GradebookRow]) -> float:
                default=sum(section.points for section in common.SECTIONS))
 
 
-def _charts(book: list[GradebookRow], failures: list[SectionFailure]) -> dict[str, Markup]:
+def charts(book: list[GradebookRow], failures: list[SectionFailure]) -> dict[str, Markup]:
     graded = [row for row in book if row.report is not None and row.report.error is None]
-    rated = {s.title: _pass_rate(graded, s.name) for s in common.SECTIONS}
+    rated = {s.title: pass_rate(graded, s.name) for s in common.SECTIONS}
     rated = {title: rate for title, rate in rated.items() if rate is not None}
     trained = [row for row in graded if row.mnist_accuracy is not None and row.mnist_seconds]
     min_accuracy = next((s.mnist.min_accuracy for row in trained for s in row.report.sections
                          if s.mnist is not None), 0.9)
-    charts = {
+    found = {
         "scores": plots.score_distribution([row.total for row in graded], _max_total(graded),
                                            _skipped(graded)),
         "pass_rates": plots.pass_rates(list(rated), list(rated.values())),
     }
     if trained:
-        charts["mnist"] = plots.accuracy_against_time(
+        found["mnist"] = plots.accuracy_against_time(
             [row.mnist_seconds for row in trained], [row.mnist_accuracy for row in trained],
             min_accuracy)
     if failures:
-        charts["failures"] = plots.common_failures(
+        found["failures"] = plots.common_failures(
             [f"{failure.section}: {failure.verdict}" for failure in failures],
             [failure.students for failure in failures])
-    return {name: Markup(svg) for name, svg in charts.items()}
+    return {name: Markup(svg) for name, svg in found.items()}
 
 
 def render(book: list[GradebookRow], batch: Batch, pairs: list[SimilarPair],
@@ -120,7 +120,7 @@ def render(book: list[GradebookRow], batch: Batch, pairs: list[SimilarPair],
     skipped = _skipped(graded)
     return environment.get_template("report.html.j2").render(
         book=book, batch=batch, sections=common.SECTIONS, failures=failures,
-        charts=_charts(book, failures), pairs=pairs[:MAX_PAIRS_SHOWN],
+        charts=charts(book, failures), pairs=pairs[:MAX_PAIRS_SHOWN],
         more_pairs=max(0, len(pairs) - MAX_PAIRS_SHOWN), threshold=threshold,
         min_overlap=min_overlap, graded=len(graded), skipped=skipped,
         max_total=_max_total(graded), skipped_value=SKIPPED,

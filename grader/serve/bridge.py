@@ -1,0 +1,31 @@
+"""Everything ``grader serve`` uses from the rest of the grader, in one place.
+
+The service's other modules import these names from here only, so that moving a module
+of the grader changes this file and nothing else of the service.
+"""
+from __future__ import annotations
+
+from grader.batch.gradebook import GradebookRow, row as gradebook_row, safe_cell, to_csv
+from grader.batch.grading import (grade_file, grade_remote, options_for_remote,
+                                  worker_identity)
+from grader.batch.identity import cases_digest, grader_version
+from grader.batch.report_html import charts, common_failures, pass_rate
+from grader.batch.similarity import similar_pairs
+from grader.config import ConfigError, load_config
+from grader.boxes.machine_share import SharedMachine, machine_cores
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
+from grader.pipeline import failed_report
+from grader.reports.model import GradingReport, SectionResult, Verdict
+from grader.reports import student_view
+from grader.given_code.template import given_code
+from reference.common import SECTIONS
+
+MNIST_SECTION = "mnist"
+
+__all__ = ["DEFAULT_CASES_DIR", "MNIST_SECTION", "SECTIONS", "ConfigError", "GradebookRow",
+           "GradingOptions", "GradingReport", "SectionResult", "SharedMachine", "Verdict",
+           "cases_digest", "charts", "common_failures", "failed_report", "given_code",
+           "grade_file", "grade_remote", "gradebook_row", "grader_version", "load_config",
+           "machine_cores", "options_for_remote", "pass_rate", "safe_cell", "similar_pairs",
+           "student_view", "to_csv", "worker_identity"]
