@@ -6,19 +6,21 @@
 #                                               image grader-base:bookworm is made with
 #                                               debootstrap, pip installs offline from wheels
 #   bash docker/build_images.sh --official      FROM python:3.11-slim, pip uses its index
-#   bash docker/build_images.sh --context-only  only prepare build/ (MNIST arrays, wheel dir);
-#                                               then: docker build -f docker/Dockerfile -t nn-grader .
+#   bash docker/build_images.sh --context-only  only stage build/docker-context/ (MNIST arrays,
+#                                               wheels); then: docker build -f docker/Dockerfile
+#                                               -t nn-grader build/docker-context
 #
 # Steps: (1) `grader data` prepares MNIST in the cache ($GRADER_CACHE_DIR, else
 # ~/.cache/nn-grader/mnist; $MNIST_DIR is honoured), then train.npz, test_images.npy
 # are copied to
 # build/docker-context-mnist/ -- never the test labels; (2) wheels of numpy and of
 # the box's packages ([box] packages), pinned to this machine's versions, into
-# build/docker-wheels/ (local mode); (3)
-# the base image (local mode, docker/build_base_image.sh); (4) the image, labelled
+# build/docker-wheels/ (local mode); (3) the build context build/docker-context/ staged
+# from the one allowlist (grader/shipping.py: wheels/ and mnist/, nothing else); (4)
+# the base image (local mode, docker/build_base_image.sh); (5) the image, labelled
 # with where its data files are and their SHA-256 (nn-grader.data.<role>).
 # Environment: IMAGE (nn-grader:latest), BASE_IMAGE, PYTHON (python3).
-# Needs a running engine for (3) and (4): bash docker/engine.sh start.
+# Needs a running engine for (4) and (5): bash docker/engine.sh start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ for arg in "$@"; do
     case "$arg" in
         --official) MODE=official ;;
         --context-only) CONTEXT_ONLY=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "build_images.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -37,6 +39,7 @@ PYTHON=${PYTHON:-python3}
 if [ "$MODE" = official ]; then BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim}; else BASE_IMAGE=${BASE_IMAGE:-grader-base:bookworm}; fi
 MNIST_CONTEXT=build/docker-context-mnist
 WHEELS=build/docker-wheels
+CONTEXT=build/docker-context
 log() { echo "build_images.sh: $*" >&2; }
 t_start=$SECONDS
 
@@ -87,18 +90,21 @@ if [ "$MODE" = local ]; then
         echo "$REQUIREMENTS" >"$stamp"
     fi
 fi
+
+# ---------------------------------------------------------------- (3) build context
+"$PYTHON" -m grader.shipping stage image "$CONTEXT"
 if [ "$CONTEXT_ONLY" = 1 ]; then
-    log "build context ready in $((SECONDS - t_start))s; now: docker build -f docker/Dockerfile -t nn-grader ."
+    log "build context ready in $((SECONDS - t_start))s; now: docker build -f docker/Dockerfile -t nn-grader $CONTEXT"
     exit 0
 fi
 
-# ---------------------------------------------------------------- (3) base image
+# ---------------------------------------------------------------- (4) base image
 docker info >/dev/null 2>&1 || { log "no Docker engine (start one: bash docker/engine.sh start)"; exit 1; }
 if [ "$MODE" = local ]; then
     bash docker/build_base_image.sh "$BASE_IMAGE"
 fi
 
-# ---------------------------------------------------------------- (4) grading image
+# ---------------------------------------------------------------- (5) grading image
 build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PIP_REQUIREMENTS=$REQUIREMENTS"
             --build-arg "MNIST_TRAIN_SHA256=$(cat build/docker-context-mnist.train.sha256)"
             --build-arg "MNIST_TEST_IMAGES_SHA256=$(cat build/docker-context-mnist.test_images.sha256)")
@@ -109,13 +115,13 @@ log "building $IMAGE from $BASE_IMAGE"
 t_build=$SECONDS
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
-if ! docker build -f docker/Dockerfile -t "$IMAGE" "${build_args[@]}" . >"$build_log" 2>&1; then
+if ! docker build -f docker/Dockerfile -t "$IMAGE" "${build_args[@]}" "$CONTEXT" >"$build_log" 2>&1; then
     tail -n 40 "$build_log" >&2
     log "docker build failed"; exit 1
 fi
 grep -E '^(box packages|MNIST) ' "$build_log" >&2 || true
 
-# The image must hold no secret: check what the allowlist let in.
+# The image must hold no secret: a second check of what the allowlist let in.
 leaks=$(docker run --rm --network none --entrypoint sh "$IMAGE" -c \
     'find / -xdev \( -name solution.py -o -name generate.py -o -name test_labels.npy \
        -o -name "*_gt" -o -name test_cases -o -name grading.toml -o -name grader \) -print \

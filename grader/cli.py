@@ -270,10 +270,11 @@ def export_gradescope(
     test cases and MNIST (never the reference solution). Upload the zip as the assignment's
     autograder."""
     from grader.platforms.gradescope import export as exporter
+    from grader.shipping import ShippingError
 
     try:
         exported = exporter.build(out, mnist_dir, wheels, python_version, not no_download)
-    except exporter.ExportError as error:
+    except (exporter.ExportError, ShippingError) as error:
         fail(str(error))
     typer.echo(f"wrote {exported.path}: {exported.bytes / 1e6:.1f} MB, {exported.files} files"
                + (f", {exported.wheels} wheels" if exported.wheels else ""))
@@ -410,8 +411,12 @@ def template(
 ) -> None:
     """Regenerate student_template/ from reference/ and the public cases."""
     from grader.given_code import template as student_template
+    from grader.shipping import ShippingError
 
-    path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
+    try:
+        path = student_template.write_template(out or student_template.DEFAULT_TEMPLATE_DIR)
+    except ShippingError as error:
+        fail(str(error))
     typer.echo(f"wrote {path}")
 
 

@@ -1,6 +1,7 @@
 """Build the students' starter kit (``student_template/``) from ``reference/`` and the public cases.
 
-The kit holds the given framework and runner unchanged, ``solution.py`` with the
+The kit holds the given framework and runner unchanged (the files ``grader/shipping.py``
+lists for it), ``solution.py`` with the
 body of every ``# Your code here`` region replaced by ``pass`` (its comments, which are
 hints, are kept), the public test
 cases in ``tests/`` and a README. Regeneration is byte-identical.
@@ -9,16 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
+from grader import shipping
 from grader.given_code.syntax import BEGIN_MARKER, END_MARKER
 from grader.paths import DEFAULT_CASES_DIR, REFERENCE_DIR, STUDENT_TEMPLATE_DIR
 from reference import common
 
 PUBLIC_CASES_DIR = DEFAULT_CASES_DIR / "public"
 DEFAULT_TEMPLATE_DIR = STUDENT_TEMPLATE_DIR
-COPIED_FILES = ("interface.py", "common.py", "mnist_data.py", "run.py")
 EXECUTABLE_FILES = ("run.py",)
 
 README = """\
@@ -104,28 +104,17 @@ def given_code() -> str:
     return stub_solution((REFERENCE_DIR / "solution.py").read_text(encoding="utf-8"))
 
 
-def _copy_file(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(source.read_bytes())
-
-
 def write_template(out: Path = DEFAULT_TEMPLATE_DIR) -> Path:
-    """(Re)create the template directory ``out`` from scratch; returns it."""
+    """(Re)create the template directory ``out`` from scratch: the kit's files of the shipping
+    list (``grader/shipping.py``), ``solution.py`` and the README; returns it."""
     out = Path(out)
     if not PUBLIC_CASES_DIR.is_dir():
         raise FileNotFoundError(f"{PUBLIC_CASES_DIR} is missing: run `grader generate` first")
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for name in COPIED_FILES:
-        _copy_file(REFERENCE_DIR / name, out / name)
+    shipping.stage("kit", out)
     for name in EXECUTABLE_FILES:
         os.chmod(out / name, 0o755)
     reference = (REFERENCE_DIR / "solution.py").read_text(encoding="utf-8")
     (out / "solution.py").write_text(stub_solution(reference), encoding="utf-8", newline="")
-    for source in sorted(PUBLIC_CASES_DIR.rglob("*")):
-        if source.is_file() and "__pycache__" not in source.parts:
-            _copy_file(source, out / "tests" / source.relative_to(PUBLIC_CASES_DIR))
     (out / "README.md").write_text(readme(common.load_sections(PUBLIC_CASES_DIR)),
                                    encoding="utf-8", newline="\n")
     return out

@@ -1,10 +1,11 @@
 """``grader export gradescope``: a complete Gradescope autograder in one zip.
 
 The zip holds ``setup.sh`` and ``run_autograder`` at its root (Gradescope's layout),
-the grader's source, the student kit's ``solution.py`` (the given code), the test
-cases, the MNIST arrays and labels the grading needs, pinned requirements, and with
-``--wheels`` every wheel they need for the target Python, so that ``setup.sh``
-installs offline. Never the reference solution. ``setup.sh`` then makes
+the files ``grader/shipping.py`` lists for it (the grader's source, the framework, the
+student kit's ``solution.py``: the given code, the test cases), the MNIST arrays and
+labels the grading needs, pinned requirements, and with ``--wheels`` every wheel they
+need for the target Python, so that ``setup.sh`` installs offline. Never the reference
+solution nor its generator. ``setup.sh`` then makes
 ``/autograder/source`` readable by root only: the box (in-container on Gradescope,
 where namespaces are refused) cannot read the hidden expected outputs or the labels.
 """
@@ -19,16 +20,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import shipping
 from grader.config import ConfigError, load_config
 from grader.mnist import MnistDataError, prepare_mnist_inputs
-from grader.paths import DEFAULT_CASES_DIR, REPO_DIR
+from grader.paths import DEFAULT_CASES_DIR
 
 RUNTIME_PACKAGES = ("numpy", "pydantic", "rich", "typer", "pyseccomp", "nbformat", "tomlkit",
                     "pooch", "tqdm", "pyyaml")
 BUILD_PACKAGES = ("setuptools>=68", "wheel")
-SOURCE_GLOBS = ("grader/**/*.py", "grader/**/*.j2", "grader/platforms/gradescope/files/*", "reference/*.py",
-                "test_cases/**/*", "student_template/solution.py", "pyproject.toml", "README.md")
-NEVER = ("reference/solution.py",)
 MNIST_FOLDER = "mnist-cache"
 WHEELS_FOLDER = "wheels"
 GLIBC_MINOR = 31  # manylinux tags down from glibc 2.31 (Ubuntu 20.04) are accepted
@@ -62,16 +61,6 @@ def requirements() -> str:
         except importlib.metadata.PackageNotFoundError:
             lines.append(package)
     return "\n".join(lines + list(BUILD_PACKAGES)) + "\n"
-
-
-def source_files() -> dict[str, Path]:
-    found = {}
-    for pattern in SOURCE_GLOBS:
-        for path in sorted(REPO_DIR.glob(pattern)):
-            name = path.relative_to(REPO_DIR).as_posix()
-            if path.is_file() and name not in NEVER and "__pycache__" not in path.parts:
-                found[name] = path
-    return found
 
 
 def download_wheels(target: Path, python_version: str, requirements_file: Path) -> list[Path]:
@@ -118,7 +107,7 @@ def build(out: Path, mnist_dir: Path | None = None, wheels: bool = False,
             for name in ("setup.sh", "run_autograder"):
                 _add(bundle, name, (SCRIPTS / name).read_bytes(), executable=True)
             _add(bundle, "requirements.txt", pinned.encode())
-            for name, path in source_files().items():
+            for name, path in shipping.files("gradescope").items():
                 _add(bundle, name, path.read_bytes())
             for path in sorted(mnist.folder.iterdir()):
                 if path.is_file():
