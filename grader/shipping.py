@@ -31,13 +31,17 @@ class Group:
 
 FRAMEWORK = ("reference/interface.py", "reference/common.py", "reference/mnist_data.py",
              "reference/run.py")
-GRADER = ("grader/**/*.py", "grader/batch/templates/*.j2", "grader/platforms/gradescope/files/*")
+GRADER = ("grader/**/*.py", "grader/batch/templates/*.j2", "grader/serve/templates/*.j2",
+          "grader/platforms/gradescope/files/*")
 PACKAGE = ("reference/__init__.py", "pyproject.toml", "README.md")  # what `pip install` reads
 CASES_CONFIG = ("test_cases/grading.toml",)
 PUBLIC_CASES = ("test_cases/public/**/*",)
 HIDDEN_CASES = ("test_cases/hidden/**/*",)
 GIVEN_CODE = ("student_template/solution.py",)  # the modification check's given code
 IMAGE_WHEELS = ("build/docker-wheels/*.whl",)  # docker/build_images.sh puts them there
+# where the grader grades: its code and everything it reads (the hidden cases too)
+GRADING_SIDE = GRADER + FRAMEWORK + PACKAGE + GIVEN_CODE + CASES_CONFIG + PUBLIC_CASES + HIDDEN_CASES
+SITE_WHEELS = ("build/serve-wheels/*.whl",)  # docker/serve/build.sh puts them there
 IMAGE_MNIST = ("build/docker-context-mnist/train.npz", "build/docker-context-mnist/test_images.npy")
 
 
@@ -57,8 +61,12 @@ DESTINATIONS = {
                           Group(IMAGE_MNIST, base="build/docker-context-mnist", into="mnist"))),
     # the Gradescope autograder zip (grader export gradescope adds its scripts, requirements,
     # MNIST and wheels); /autograder/source is readable by root only there
-    "gradescope": Destination((Group(GRADER + FRAMEWORK + PACKAGE + GIVEN_CODE + CASES_CONFIG
-                                     + PUBLIC_CASES + HIDDEN_CASES),), withheld=()),
+    "gradescope": Destination((Group(GRADING_SIDE),), withheld=()),
+    # the course site's image (docker/serve/Dockerfile): the grader that grades there, with
+    # every case, and the wheels it installs from
+    "site": Destination((Group(GRADING_SIDE, into="src"),
+                         Group(SITE_WHEELS, base="build/serve-wheels", into="wheels")),
+                        withheld=()),
 }
 
 

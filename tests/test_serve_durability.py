@@ -95,6 +95,8 @@ def test_kill_9_of_a_worker_and_of_the_server_loses_nothing(tmp_path):
     finally:
         site.stop()
     assert sorted(acknowledged) == students
+    # the killed workers' grading folders were swept by the workers started after them
+    assert not [path for path in (site.data / "scratch").rglob("*") if path.is_file()]
     db = open_database(None, site.data)
     with db.transaction(write=False) as tx:
         stored = {row["student"]: row["id"] for row in tx.all(

@@ -53,11 +53,23 @@ def test_the_zip_takes_the_grader_the_framework_all_cases_and_the_given_code():
     assert any(name.startswith("test_cases/hidden/") for name in expected)
 
 
+def test_the_site_image_takes_what_the_zip_takes_under_src_and_its_wheels():
+    site = set(shipping.files("site"))
+    assert {name for name in site if not name.startswith("wheels/")} == {
+        f"src/{name}" for name in shipping.files("gradescope")}
+    assert "src/grader/serve/templates/base.html.j2" in site
+
+
+def test_only_the_grading_sides_take_hidden_cases():
+    assert {name for name, destination in shipping.DESTINATIONS.items()
+            if not destination.withheld} == {"gradescope", "site"}
+
+
 @pytest.mark.parametrize("name", shipping.DESTINATIONS)
 def test_no_destination_takes_a_secret(name):
     assert SECRETS <= files_under(REPO_DIR)  # the secrets are here to be refused
     assert not sources(name) & SECRETS
-    if name != "gradescope":
+    if shipping.DESTINATIONS[name].withheld:  # not a grading side: no hidden case, no label
         assert not [path for path in sources(name) if "hidden" in path or "labels" in path]
 
 
@@ -117,6 +129,15 @@ def test_the_image_context_is_staged_from_its_list_alone(tmp_path):
     shipping.stage("image", context, root)
     assert (context / "wheels").is_dir() and files_under(context) == {
         "mnist/train.npz", "mnist/test_images.npy"}
+
+
+def test_the_site_image_is_built_from_its_staged_context_only():
+    dockerfile = (REPO_DIR / "docker" / "serve" / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (\S+)/ ", dockerfile, re.MULTILINE)
+    assert sorted(copied) == sorted(group.into for group in shipping.DESTINATIONS["site"].groups)
+    script = (REPO_DIR / "docker" / "serve" / "build.sh").read_text()
+    assert '-m grader.shipping stage site "$CONTEXT"' in script
+    assert re.search(r'docker build -f docker/serve/Dockerfile .*\n.*"\$CONTEXT" >', script)
 
 
 def test_the_image_is_built_from_the_staged_context_only():

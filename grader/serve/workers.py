@@ -40,20 +40,39 @@ GIVEN_UP = "grading was interrupted {attempts} times (its worker stopped each ti
 class Grading(Protocol):
     def grade(self, name: str, data: bytes, label: str) -> GradingReport: ...
 
+    def close(self) -> None: ...
+
 
 class LocalGrading:
-    """In the box, on this machine (the box holds a core of the worker's share)."""
+    """In the box, on this machine (the box holds a core of the worker's share). Each
+    grading's file sits in a folder of this worker under the site's ``scratch``, removed
+    after the grading; a killed worker's folder is removed by the next worker to start."""
 
-    def __init__(self, options: GradingOptions) -> None:
+    def __init__(self, options: GradingOptions, scratch: Path) -> None:
         self.options, self.machine = options, SharedMachine()
+        self.folder = scratch / f"{socket.gethostname()}-{os.getpid()}"
+        _sweep_dead_workers(scratch)
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     def grade(self, name: str, data: bytes, label: str) -> GradingReport:
-        folder = Path(tempfile.mkdtemp(prefix="nn-grader-serve-"))
+        folder = Path(tempfile.mkdtemp(dir=self.folder))
         try:
             path = folder / safe_name(name)
             path.write_bytes(data)
             return grade_file(path, "", label, self.options, self.machine)
         finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _sweep_dead_workers(scratch: Path) -> None:
+    """Remove the folders of this machine's workers that are gone (killed mid-grading)."""
+    host = socket.gethostname()
+    for folder in scratch.glob(f"{host}-*") if scratch.is_dir() else ():
+        pid = folder.name.removeprefix(f"{host}-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -78,6 +97,9 @@ class ClusterGrading:
                                    f"submission: {error}", "grader")
         report.submission = label
         return report
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def safe_name(name: str) -> str:
@@ -131,7 +153,7 @@ def given_up_report() -> str:
 def make_grading(options: ServeOptions, lane: str) -> Grading:
     grading_options = options.grading_options(lane)
     return ClusterGrading(grading_options, options.cluster) if options.cluster \
-        else LocalGrading(grading_options)
+        else LocalGrading(grading_options, options.data / "scratch")
 
 
 def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
@@ -149,17 +171,19 @@ def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
             busy = False
         if not busy:
             stop.wait(options.poll_seconds)
+    grading.close()
     db.close()
 
 
-def _die_with_parent() -> None:
-    """Linux: this process is killed when the server that started it dies, even by kill -9."""
+def _die_with_parent(server: int) -> None:
+    """Linux: this process is killed when the server that started it dies, even by kill -9.
+    ``server`` is its pid (pid 1 in a container, so a parent of 1 proves nothing)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:
-        os._exit(0)  # the parent died before the signal was set up
+    if os.getppid() != server:
+        os._exit(0)  # the server died before the signal was set up
 
 
 class WorkerPool:
@@ -174,7 +198,7 @@ class WorkerPool:
 
     def _spawn(self, lane: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "grader.serve.workers",
-                                 self.options.model_dump_json(), lane])
+                                 self.options.model_dump_json(), lane, str(os.getpid())])
 
     def start(self) -> None:
         self.thread.start()
@@ -212,7 +236,8 @@ class WorkerPool:
 
 
 def main(argv: list[str]) -> None:
-    _die_with_parent()
+    """``OPTIONS_JSON LANE SERVER_PID``: the worker process ``WorkerPool`` starts."""
+    _die_with_parent(int(argv[2]))
     options = ServeOptions.model_validate(json.loads(argv[0]))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
