@@ -16,6 +16,7 @@ used only when it was given exactly what this grading gives it.
 from __future__ import annotations
 
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -26,7 +27,7 @@ from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes import early_start as early_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.boxes.interpreter import PackageNotInstalled, imported_packages
-from grader.boxes.machine_share import SharedMachine
+from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.boxes.protocol import SOLUTION_FILE, BoxRequest
 from grader.boxes.session import (
     BoxInput,
@@ -42,8 +43,14 @@ from grader.given_code.check import check_modifications
 from grader.given_code.template import given_code
 from grader.options import GradingOptions
 from grader.paths import REFERENCE_DIR
-from grader.reports.model import GradingReport, SandboxInfo, SectionResult, Verdict
-from grader.submission import cite_cells, read_submission
+from grader.reports.model import (
+    ErrorCause,
+    GradingReport,
+    SandboxInfo,
+    SectionResult,
+    Verdict,
+)
+from grader.submission import SubmissionError, cite_cells, read_submission
 
 if TYPE_CHECKING:
     from grader.sections.kinds import SectionKind
@@ -57,7 +64,7 @@ class GradingError(Exception):
     """The grader cannot grade (broken test cases, invalid configuration, no box)."""
 
 
-def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
+def failed_report(submission: Path | str, message: str, cause: ErrorCause) -> GradingReport:
     """What is reported when nothing could be graded: 0, every section not run, the reason."""
     from reference import common
 
@@ -69,6 +76,30 @@ def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
                          max_total=sum(section.points for section in common.SECTIONS),
                          sections=sections, error=message, error_cause=cause, seconds=0.0,
                          grader_version=__version__)
+
+
+def grade_or_failed_report(submission: Path, options: GradingOptions, *,
+                           label: str | None = None, progress: ProgressCallback | None = None,
+                           machine: SharedMachine | None = None) -> GradingReport:
+    """``grade_submission``, or the failed report saying why nothing was graded: every caller
+    (a command, Gradescope, a batch, the course site) must report something whatever happens,
+    even a bug of ours. Only ``GradingStopped`` passes: a stopped grading has no verdict.
+    ``label``: the submission's name as shown (a student), else its path."""
+    shown = str(submission) if label is None else label
+    try:
+        report = grade_submission(submission, options, progress, machine)
+    except GradingStopped:
+        raise
+    except SubmissionError as error:
+        return failed_report(shown, str(error), ErrorCause.submission)
+    except GradingError as error:
+        return failed_report(shown, str(error), ErrorCause.grader)
+    except Exception as error:  # noqa: BLE001 - a bug of ours: the caller still reports
+        where = "".join(traceback.format_exception(error)[-3:])
+        return failed_report(shown, f"internal error of the grader: {type(error).__name__}: "
+                                    f"{error}\n{where}", ErrorCause.grader)
+    report.submission = shown
+    return report
 
 
 def build_sections(config: GradingConfig, options: GradingOptions

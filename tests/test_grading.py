@@ -13,8 +13,11 @@ import pytest
 
 from grader.options import GradingOptions
 from grader.paths import DEFAULT_CASES_DIR
-from grader.pipeline import GradingError, grade_submission
-from grader.reports.model import GradingReport, Verdict
+from grader import pipeline
+from grader.boxes.machine_share import GradingStopped
+from grader.pipeline import GradingError, grade_or_failed_report, grade_submission
+from grader.reports.model import ErrorCause, GradingReport, Verdict
+from grader.submission import SubmissionError
 from grader.sections.kinds import UnitSection
 from reference import common
 from tests.grading_fixtures import (
@@ -120,11 +123,11 @@ def test_grader_that_cannot_grade_exits_nonzero_with_a_message(args, message):
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("cause", ["submission", "grader"])
+@pytest.mark.parametrize("cause", list(ErrorCause))
 def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
     submission, cases = tmp_path / "photo.png", DEFAULT_CASES_DIR
     submission.write_bytes(b"\x89PNG\r\n\x1a\n")
-    if cause == "grader":
+    if cause == ErrorCause.grader:
         submission = REFERENCE_SOLUTION
         cases = cases_with_limits(tmp_path / "cases", "")
         (cases / "hidden" / "00_unittest_relu_gt" / "relu_4d.npz").unlink()
@@ -140,12 +143,38 @@ def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
     junit = ElementTree.parse(paths["junit.xml"]).getroot()
     error = junit.find("testsuite[@name='submission']/testcase/error").text
     assert results["score"] == 0 and results["output"].startswith("Not graded: ")
-    if cause == "submission":
+    if cause == ErrorCause.submission:
         assert "photo.png is a PNG image" in results["output"] and "photo.png is a PNG" in error
     else:  # the reason names a hidden case: only the instructor's report holds it
         assert "relu_4d" in report.error
         assert "relu_4d" not in paths["results.json"].read_text() + error
         assert "problem on its side" in error
+
+
+@pytest.mark.parametrize("raised, cause, said", [
+    (SubmissionError("not Python code"), ErrorCause.submission, "not Python code"),
+    (GradingError("no box"), ErrorCause.grader, "no box"),
+    (KeyError("oops"), ErrorCause.grader, "internal error of the grader: KeyError: 'oops'\n"),
+])
+def test_whatever_fails_a_grading_gives_a_report_under_its_label(monkeypatch, raised, cause,
+                                                                   said):
+    def failing(*args: object) -> GradingReport:
+        raise raised
+
+    monkeypatch.setattr(pipeline, "grade_submission", failing)
+    report = grade_or_failed_report(REFERENCE_SOLUTION, UNIT, label="alice")
+    assert (report.submission, report.error_cause, report.total) == ("alice", cause, 0.0)
+    assert report.error.startswith(said)
+    assert ("in failing" in report.error) == isinstance(raised, KeyError)  # a bug's last frames
+
+
+def test_a_stopped_grading_has_no_report(monkeypatch):
+    def stopped(*args: object) -> GradingReport:
+        raise GradingStopped()
+
+    monkeypatch.setattr(pipeline, "grade_submission", stopped)
+    with pytest.raises(GradingStopped):
+        grade_or_failed_report(REFERENCE_SOLUTION, UNIT)
 
 
 def test_broken_test_cases_are_reported_not_crashed(tmp_path):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
 from grader.reports import markdown as render_markdown
-from grader.reports.model import GradingReport, Verdict
+from grader.reports.model import ErrorCause, GradingReport, Verdict
 from reference import common
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"
@@ -53,7 +53,7 @@ def _status(report: GradingReport | None) -> str:
         return "not graded"
     if report.error is None:
         return "graded"
-    return "not gradable" if report.error_cause == "submission" else "grader failed"
+    return "not gradable" if report.error_cause == ErrorCause.submission else "grader failed"
 
 
 def _mnist(report: GradingReport | None) -> tuple[float | None, float | None]:

@@ -5,7 +5,7 @@ so no renderer can be handed a terminal escape or a character XML refuses.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -33,6 +33,13 @@ class Verdict(str, Enum):
     not_run = "not_run"
     skipped = "skipped"
     modified_code = "modified_code"
+
+
+class ErrorCause(StrEnum):
+    """Whose side a grading failed on, which decides what a student is told of it."""
+
+    submission = "submission"  # what was sent cannot be graded: a student may read why
+    grader = "grader"          # a problem on the grader's side: students are told no more
 
 
 class CaseResult(BaseModel):
@@ -119,7 +126,7 @@ class GradingReport(BaseModel):
     warnings: list[Text] = []
     error: Text | None = Field(None, description="why it could not be graded (then every "
                                                  "section is not_run and the total is 0)")
-    error_cause: Literal["submission", "grader"] | None = Field(
+    error_cause: ErrorCause | None = Field(
         None, description="submission: what was sent cannot be graded (a student may read "
                           "why); grader: a problem on the grader's side")
     sandbox: SandboxInfo | None = Field(None, description="the boxes used (none when it could "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.reports.model import GradingReport, SectionResult, Verdict
+from grader.reports.model import ErrorCause, GradingReport, SectionResult, Verdict
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def error_message(report: GradingReport) -> str | None:
     """Why nothing was graded: the reason when it is the submission's, else a general word."""
     if report.error is None:
         return None
-    return report.error if report.error_cause == "submission" else GRADER_PROBLEM
+    return report.error if report.error_cause == ErrorCause.submission else GRADER_PROBLEM
 
 
 def section_message(section: SectionResult) -> str:

@@ -16,15 +16,16 @@ from grader.boxes.machine_share import SharedMachine, machine_cores
 from grader.options import GradingOptions
 from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import failed_report
-from grader.reports.model import GradingReport, SectionResult, Verdict
+from grader.reports.model import ErrorCause, GradingReport, SectionResult, Verdict
 from grader.reports import student_view
 from grader.given_code.template import given_code
 from reference.common import SECTIONS
 
 MNIST_SECTION = "mnist"
 
-__all__ = ["DEFAULT_CASES_DIR", "MNIST_SECTION", "SECTIONS", "ConfigError", "GradebookRow",
-           "GradingOptions", "GradingReport", "SectionResult", "SharedMachine", "Verdict",
+__all__ = ["DEFAULT_CASES_DIR", "MNIST_SECTION", "SECTIONS", "ConfigError", "ErrorCause",
+           "GradebookRow", "GradingOptions", "GradingReport", "SectionResult", "SharedMachine",
+           "Verdict",
            "cases_digest", "charts", "common_failures", "failed_report", "given_code",
            "grade_file", "grade_remote", "gradebook_row", "grader_version", "load_config",
            "machine_cores", "options_for_remote", "pass_rate", "safe_cell", "similar_pairs",

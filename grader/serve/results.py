@@ -14,8 +14,8 @@ import json
 from pydantic import BaseModel
 
 from grader.serve import course, queue
-from grader.serve.bridge import (MNIST_SECTION, GradebookRow, GradingReport, Verdict,
-                                 gradebook_row)
+from grader.serve.bridge import (MNIST_SECTION, ErrorCause, GradebookRow, GradingReport,
+                                 Verdict, gradebook_row)
 from grader.serve.db import Transaction
 
 LANE_OF = {True: queue.MNIST, False: queue.UNIT}  # is the section MNIST?
@@ -49,7 +49,7 @@ def merge(reports: dict[str, GradingReport]) -> GradingReport | None:
     if not reports:
         return None
     base = reports.get(queue.UNIT) or next(iter(reports.values()))
-    if base.error is not None and base.error_cause == "submission":
+    if base.error is not None and base.error_cause == ErrorCause.submission:
         return base  # what was sent cannot be graded: both lanes say the same
     sections = []
     for section in base.sections:

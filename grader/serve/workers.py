@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.serve import course, logs, queue
-from grader.serve.bridge import (GradingOptions, GradingReport, SharedMachine, cases_digest,
-                                 failed_report, grade_file, grade_remote, grader_version,
-                                 options_for_remote)
+from grader.serve.bridge import (ErrorCause, GradingOptions, GradingReport, SharedMachine,
+                                 cases_digest, failed_report, grade_file, grade_remote,
+                                 grader_version, options_for_remote)
 from grader.serve.db import Database, open_database
 from grader.serve.options import ServeOptions
 
@@ -74,8 +74,8 @@ class ClusterGrading:
         try:
             report = GradingReport.model_validate_json(future.result())
         except Exception as error:  # the task failed on every worker it was tried on
-            report = failed_report(Path(label), f"the cluster could not grade this "
-                                   f"submission: {error}", "grader")
+            report = failed_report(label, f"the cluster could not grade this "
+                                   f"submission: {error}", ErrorCause.grader)
         report.submission = label
         return report
 
@@ -124,8 +124,8 @@ def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seco
 
 def given_up_report() -> str:
     """The result of a job interrupted MAX_ATTEMPTS times."""
-    return failed_report(Path("submission"), GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
-                         "grader").model_dump_json()
+    return failed_report("submission", GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
+                         ErrorCause.grader).model_dump_json()
 
 
 def make_grading(options: ServeOptions, lane: str) -> Grading:
