@@ -69,7 +69,7 @@ def failed_report(submission: Path | str, message: str, cause: ErrorCause) -> Gr
     from reference import common
 
     sections = [SectionResult(name=section.name, title=section.title, points=0.0,
-                              max_points=section.points, status=Verdict.not_run,
+                              max_points=section.points, verdict=Verdict.not_run,
                               failure_scope="section")
                 for section in common.SECTIONS]
     return GradingReport(submission=str(submission), total=0.0,
@@ -117,7 +117,7 @@ def build_sections(config: GradingConfig, options: GradingOptions
         if reason:
             skipped[section.name] = SectionResult(
                 name=section.name, title=section.title, points=0.0, max_points=section.points,
-                status=Verdict.skipped, message=reason)
+                verdict=Verdict.skipped, message=reason)
             continue
         try:
             kinds.append(kind.create(section, config, options))
@@ -289,7 +289,7 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
     warnings = sent.warnings + given.warnings()
     if given.changes and config.policy.fail_on_modified_code:
         for section in sections:
-            section.points, section.status = 0.0, Verdict.modified_code
+            section.points, section.verdict = 0.0, Verdict.modified_code
             section.message = f"given code was modified: {given.changes[0]}"
             section.failure_scope = "section"
         warnings.append("the submission fails: given code was modified "

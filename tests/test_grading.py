@@ -11,14 +11,14 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from grader.options import GradingOptions
-from grader.paths import DEFAULT_CASES_DIR
 from grader import pipeline
 from grader.boxes.machine_share import GradingStopped
+from grader.options import GradingOptions
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import GradingError, grade_or_failed_report, grade_submission
 from grader.reports.model import ErrorCause, GradingReport, Verdict
-from grader.submission import SubmissionError
 from grader.sections.kinds import UnitSection
+from grader.submission import SubmissionError
 from reference import common
 from tests.grading_fixtures import (
     REFERENCE_SOLUTION,
@@ -46,8 +46,8 @@ def test_reference_scores_four_of_five_with_mnist_skipped(reference_report):
     assert reference_report.total == 4.0
     assert reference_report.max_total == 5.0
     by_name = {section.name: section for section in reference_report.sections}
-    assert by_name["mnist"].status == Verdict.skipped
-    assert all(by_name[name].status == Verdict.passed
+    assert by_name["mnist"].verdict == Verdict.skipped
+    assert all(by_name[name].verdict == Verdict.passed
                for name in ("relu", "softmax", "dense", "crossentropy", "sgd", "momentum"))
     assert all(case.verdict == Verdict.passed for s in reference_report.sections for case in s.cases)
     assert {case.visibility for s in reference_report.sections for case in s.cases} == {"public", "hidden"}
@@ -58,7 +58,7 @@ def test_untouched_template_scores_zero():
     report = grade_submission(TEMPLATE_SOLUTION, UNIT)
     assert report.total == 0.0
     for section in report.sections[:6]:
-        assert section.status == Verdict.wrong_answer
+        assert section.verdict == Verdict.wrong_answer
         assert re.search(r"expected an array of shape \(\d+(, \d+)*\) of floats, got None "
                          r"\(does the method return its result\?\)", section.message), \
             section.message
@@ -74,9 +74,21 @@ def test_json_report_has_the_documented_fields(tmp_path):
     assert [s["name"] for s in report["sections"]] == [
         "relu", "softmax", "dense", "crossentropy", "sgd", "momentum", "mnist"]
     for section in report["sections"]:
-        assert {"name", "points", "max_points", "status", "cases"} <= section.keys()
+        assert {"name", "points", "max_points", "verdict", "cases"} <= section.keys()
     assert all("message" in case for case in report["sections"][0]["cases"])
     GradingReport.model_validate(report)
+
+
+def test_reports_stored_before_verdict_had_its_name_still_load(reference_report):
+    """The batch store and the course site's database hold reports whose sections say
+    ``status``: they read as they were, and are written back with ``verdict``."""
+    stored = json.loads(reference_report.model_dump_json())
+    for section in stored["sections"]:
+        section["status"] = section.pop("verdict")
+    old = GradingReport.model_validate_json(json.dumps(stored))
+    assert old == reference_report
+    assert '"status"' not in old.model_dump_json() and '"verdict": "passed"' in \
+        old.model_dump_json(indent=1)
 
 
 def test_gradescope_and_junit_reports_hide_hidden_case_details(tmp_path):
@@ -138,7 +150,7 @@ def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     report = GradingReport.model_validate_json(paths["report.json"].read_text())
     assert report.total == 0 and report.error_cause == cause
-    assert {section.status for section in report.sections} == {Verdict.not_run}
+    assert {section.verdict for section in report.sections} == {Verdict.not_run}
     results = json.loads(paths["results.json"].read_text())
     junit = ElementTree.parse(paths["junit.xml"]).getroot()
     error = junit.find("testsuite[@name='submission']/testcase/error").text
@@ -203,7 +215,7 @@ def test_changed_given_code_fails_when_the_policy_says_so(tmp_path):
     report = grade_submission(modified, GradingOptions(cases_dir=cases, skip_mnist=True))
     assert report.total == 0.0
     assert any("fail_on_modified_code" in warning for warning in report.warnings)
-    assert {section.status for section in report.sections[:6]} == {Verdict.modified_code}
+    assert {section.verdict for section in report.sections[:6]} == {Verdict.modified_code}
     assert report.sections[0].message.startswith("given code was modified: given code changed")
 
 
@@ -238,11 +250,11 @@ def test_sections_judged_while_the_box_runs_are_judged_as_at_its_end(tmp_path, m
     late = grade_submission(mixed, GradingOptions(skip_mnist=True))
 
     def verdicts(report: GradingReport) -> list:
-        return [(s.name, s.status, s.points, s.message, s.output_tails,
+        return [(s.name, s.verdict, s.points, s.message, s.output_tails,
                  [(c.name, c.visibility, c.verdict, c.message) for c in s.cases])
                 for s in report.sections]
     assert verdicts(early) == verdicts(late)
-    assert [s.status for s in early.sections[:6]] == [
+    assert [s.verdict for s in early.sections[:6]] == [
         Verdict.wrong_answer, Verdict.passed, Verdict.passed, Verdict.passed, Verdict.passed,
         Verdict.exception]
 
@@ -264,9 +276,9 @@ def test_code_too_big_or_deep_for_pythons_parser_fails_its_import_not_the_grader
     path = tmp_path / "solution.py"
     path.write_text(REFERENCE_SOLUTION.read_text(encoding="utf-8") + "\n" + tail + "\n")
     report = grade_submission(path, UNIT)
-    unit = [section for section in report.sections if section.status != Verdict.skipped]
-    statuses = {section.status for section in unit}  # one failure, of the one import
-    assert len(statuses) == 1 and statuses <= {Verdict.import_error, Verdict.memory_limit}
+    unit = [section for section in report.sections if section.verdict != Verdict.skipped]
+    verdicts = {section.verdict for section in unit}  # one failure, of the one import
+    assert len(verdicts) == 1 and verdicts <= {Verdict.import_error, Verdict.memory_limit}
     assert report.total == 0 and all("solution.py" in section.message for section in unit)
 
 
@@ -274,7 +286,7 @@ def test_missing_class_is_named_and_costs_only_its_section(tmp_path):
     renamed = solution_with(tmp_path, "class SGDMomentum(Optimizer):", "class SGDWithMomentum(Optimizer):")
     report = grade_submission(renamed, UNIT)
     momentum = report.sections[5]
-    assert momentum.status == Verdict.missing and momentum.points == 0.0
+    assert momentum.verdict == Verdict.missing and momentum.points == 0.0
     assert "module 'solution' has no attribute 'SGDMomentum'" in momentum.message
     assert report.total == 3.5
 

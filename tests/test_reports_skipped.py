@@ -65,10 +65,10 @@ def test_a_skip_mnist_batch_says_skipped_in_its_gradebook_and_page(tmp_path):
 def _report(mnist: Verdict, points: float) -> GradingReport:
     """A graded report whose unit sections passed and whose MNIST ended with ``mnist``."""
     sections = [SectionResult(name=name, title=name, points=1.0, max_points=1.0,
-                              status=Verdict.passed)
+                              verdict=Verdict.passed)
                 for name in ("relu", "softmax", "dense", "crossentropy", "sgd", "momentum")]
     sections.append(SectionResult(name="mnist", title="2.4 MNIST", points=points,
-                                  max_points=1.0, status=mnist, message="accuracy 0.5"))
+                                  max_points=1.0, verdict=mnist, message="accuracy 0.5"))
     return GradingReport(submission="x.py", total=6 + points, max_total=7.0, sections=sections,
                          seconds=0.0, grader_version="0")
 

@@ -68,7 +68,7 @@ def row(student: str, report: GradingReport | None) -> GradebookRow:
     its gradebook with this too."""
     points = {section.name: None for section in common.SECTIONS}
     if report is not None:
-        points.update((section.name, SKIPPED if section.status == Verdict.skipped
+        points.update((section.name, SKIPPED if section.verdict == Verdict.skipped
                        else section.points) for section in report.sections)
     accuracy, seconds = _mnist(report)
     warnings = list(report.warnings) if report else []

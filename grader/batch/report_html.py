@@ -51,11 +51,11 @@ def common_failures(book: list[GradebookRow]) -> list[SectionFailure]:
         kinds: Counter[tuple[str, str]] = Counter()
         examples: dict[tuple[str, str], str] = {}
         results = [found for report in graded for found in report.sections
-                   if found.name == section.name and found.status != Verdict.skipped]
+                   if found.name == section.name and found.verdict != Verdict.skipped]
         for found in results:
-            if found.status == Verdict.passed:
+            if found.verdict == Verdict.passed:
                 continue
-            kind = (found.status.value, _failure_kind(found.message))
+            kind = (found.verdict.value, _failure_kind(found.message))
             kinds[kind] += 1
             examples.setdefault(kind, found.message.splitlines()[0] if found.message else "")
         if kinds:
@@ -67,10 +67,10 @@ def common_failures(book: list[GradebookRow]) -> list[SectionFailure]:
 
 def pass_rate(graded: list[GradebookRow], name: str) -> float | None:
     """The share of students with the section passed, among those it was graded for."""
-    statuses = [section.status for row in graded for section in row.report.sections
-                if section.name == name and section.status != Verdict.skipped]
-    return sum(status == Verdict.passed for status in statuses) / len(statuses) \
-        if statuses else None
+    verdicts = [section.verdict for row in graded for section in row.report.sections
+                if section.name == name and section.verdict != Verdict.skipped]
+    return sum(verdict == Verdict.passed for verdict in verdicts) / len(verdicts) \
+        if verdicts else None
 
 
 def _skipped(graded: list[GradebookRow]) -> list[str]:

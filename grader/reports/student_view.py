@@ -36,7 +36,7 @@ def error_message(report: GradingReport) -> str | None:
 def section_message(section: SectionResult) -> str:
     """The section's first failure, unless it comes from a hidden case."""
     if section.failure_scope == "hidden":
-        return f"a hidden case failed: {section.status.value}"
+        return f"a hidden case failed: {section.verdict.value}"
     return section.message
 
 

@@ -58,7 +58,7 @@ def merge(reports: dict[str, GradingReport]) -> GradingReport | None:
             if lane else None
         if mine is None:
             mine = section.model_copy(update={
-                "status": Verdict.skipped, "points": 0.0,
+                "verdict": Verdict.skipped, "points": 0.0,
                 "message": "being graded: the result shows here when it is ready"})
         elif lane.error is not None and lane is not base:  # that lane's grader failed
             mine = mine.model_copy(update={"message": lane.error})
