@@ -170,7 +170,7 @@ def batch(
                            regrade=regrade, cluster=cluster)
     from rich.console import Console
 
-    from grader.reports.batch import BatchDisplay, print_summary
+    from grader.batch.terminal import BatchDisplay, print_summary
 
     console = Console(stderr=True)
     try:
@@ -221,7 +221,7 @@ def audit(
     from rich.console import Console
 
     from grader.audit.run import AuditError, run_audit
-    from grader.reports import audit as render_audit
+    from grader.audit import terminal as render_audit
 
     if jobs is not None and jobs < 1:
         fail("--jobs must be at least 1")
