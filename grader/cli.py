@@ -157,6 +157,7 @@ def batch(
 
     Ctrl-C stops the gradings in flight and keeps everything finished: the same command
     resumes."""
+    from grader.batch.gradebook import GradebookError
     from grader.batch.outputs import write_outputs
     from grader.batch.run import BatchError, BatchRequest, run_batch
 
@@ -177,7 +178,7 @@ def batch(
         with BatchDisplay(console) as display:
             summary = run_batch(request, display.show,
                                 lambda store: write_outputs(out, store, cases))
-    except BatchError as error:
+    except (BatchError, GradebookError) as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("stopped (Ctrl-C); every finished grading is kept: run the same command to resume")

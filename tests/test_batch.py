@@ -14,6 +14,7 @@ from grader.batch.gradebook import file_name, safe_cell
 from grader.batch.similarity import similar_pairs
 from grader.batch.store import DATABASE_FILE
 from grader.given_code.template import stub_solution
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import failed_report
 from grader.reports import markdown as render_markdown
 from grader.reports.model import ErrorCause
@@ -157,7 +158,7 @@ def test_similar_own_code_is_paired_and_given_code_is_not():
 
 def test_feedback_markdown_keeps_submission_text_inert():
     report = failed_report(Path("x.py"), "boom ```\n</code><script>alert(1)</script>",
-                           ErrorCause.submission)
+                           ErrorCause.submission, DEFAULT_CASES_DIR)
     text = render_markdown.render(report, "<b>mallory</b>")
     assert "# Feedback for \\<b\\>mallory\\<\\/b\\>" in text or "\\<b\\>" in text
     assert "````text\nboom ```" in text  # the fence is longer than any run inside

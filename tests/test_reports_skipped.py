@@ -19,6 +19,7 @@ from grader.reports import junit as render_junit
 from grader.reports import markdown as render_markdown
 from grader.reports import terminal as render_terminal
 from grader.reports.model import GradingReport, SectionResult, Verdict
+from reference import common
 from tests.grading_fixtures import cases_with_limits, solution_with
 from tests.support.classroom import broken_source, reference_source
 
@@ -79,7 +80,7 @@ def test_graded_students_who_had_mnist_skipped_are_not_counted_as_its_failures()
             for number, report in enumerate([_report(Verdict.wrong_answer, 0.0),
                                              _report(Verdict.skipped, 0.0),
                                              _report(Verdict.skipped, 0.0)])]
-    [mnist] = common_failures(book)
+    [mnist] = common_failures(book, common.SECTIONS)
     assert (mnist.section, mnist.students, mnist.failed, mnist.graded) == ("2.4 MNIST", 1, 1, 1)
 
 

@@ -168,7 +168,8 @@ class ClusterExecutor:
                 from grader.pipeline import failed_report
 
                 report = failed_report(job.path or job.student, f"the cluster could not grade "
-                                       f"this submission: {error}", ErrorCause.grader)
+                                       f"this submission: {error}", ErrorCause.grader,
+                                       self.options.cases_dir)
             report.submission = job.student
             who = self.client.who_has(future).get(future.key) or ("cluster",)
             yield Finished(job, report, ",".join(who), started)

@@ -41,7 +41,7 @@ def grade_file(path: Path | None, problem: str, label: str, options: GradingOpti
     from grader.pipeline import failed_report, grade_or_failed_report
 
     if path is None:
-        return failed_report(label, problem, ErrorCause.submission)
+        return failed_report(label, problem, ErrorCause.submission, options.cases_dir)
     return grade_or_failed_report(path, options, label=label, machine=machine)
 
 
@@ -89,7 +89,7 @@ def grade_remote(data: bytes | None, name: str, problem: str, label: str, sent: 
             (expected["grader_version"], expected["cases_digest"]):
         return failed_report(label, f"this worker's grader {found['grader_version']} or "
                              f"test cases ({found['cases_dir']}) are not the coordinator's",
-                             ErrorCause.grader).model_dump_json()
+                             ErrorCause.grader, options.cases_dir).model_dump_json()
     if data is None:
         return grade_file(None, problem, label, options, None).model_dump_json()
     folder = Path(tempfile.mkdtemp(prefix="nn-grader-remote-"))

@@ -10,12 +10,13 @@ no deadline, the latest one counts.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
 from grader.serve import course, queue
 from grader.serve.bridge import (MNIST_SECTION, ErrorCause, GradebookRow, GradingReport,
-                                 Verdict, gradebook_row)
+                                 Section, Verdict, gradebook_row)
 from grader.serve.db import Transaction
 
 LANE_OF = {True: queue.MNIST, False: queue.UNIT}  # is the section MNIST?
@@ -98,16 +99,21 @@ def views(tx: Transaction, rows: list[dict]) -> list[SubmissionView]:
     return found
 
 
-def gradebook(tx: Transaction) -> tuple[list[GradebookRow], dict[str, SubmissionView]]:
+def counting(tx: Transaction) -> dict[str, SubmissionView]:
+    """Each student's submission that counts, by student."""
+    return {view.student: view for view in views(tx, course.submissions_of(tx)) if view.counts}
+
+
+def gradebook(tx: Transaction, sections: Sequence[Section]
+              ) -> tuple[list[GradebookRow], dict[str, SubmissionView]]:
     """A row per student from the submission that counts (the gradebook of ``grader
-    batch``'s own rows), and that submission by student."""
-    counting = {view.student: view for view in views(tx, course.submissions_of(tx))
-                if view.counts}
+    batch``'s own rows, a cell per section of ``sections``), and that submission by student."""
+    counted = counting(tx)
     book = []
     for member in course.students(tx):
-        view = counting.get(member.id)
-        book.append(gradebook_row(member.id, view.report if view else None))
-    return book, counting
+        view = counted.get(member.id)
+        book.append(gradebook_row(member.id, view.report if view else None, sections))
+    return book, counted
 
 
 def export_json(book: list[GradebookRow]) -> str:

@@ -64,6 +64,7 @@ class ClusterGrading:
         from distributed import Client
 
         self.client = Client(address, timeout=30)
+        self.cases_dir = options.cases_dir
         self.sent = options_for_remote(options)
         self.expected = {"grader_version": grader_version(),
                          "cases_digest": cases_digest(options)}
@@ -75,7 +76,7 @@ class ClusterGrading:
             report = GradingReport.model_validate_json(future.result())
         except Exception as error:  # the task failed on every worker it was tried on
             report = failed_report(label, f"the cluster could not grade this "
-                                   f"submission: {error}", ErrorCause.grader)
+                                   f"submission: {error}", ErrorCause.grader, self.cases_dir)
         report.submission = label
         return report
 
@@ -122,10 +123,10 @@ def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seco
     return True
 
 
-def given_up_report() -> str:
+def given_up_report(cases_dir: Path) -> str:
     """The result of a job interrupted MAX_ATTEMPTS times."""
     return failed_report("submission", GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
-                         ErrorCause.grader).model_dump_json()
+                         ErrorCause.grader, cases_dir).model_dump_json()
 
 
 def make_grading(options: ServeOptions, lane: str) -> Grading:
@@ -139,7 +140,7 @@ def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
     log = logs.setup()
     db = open_database(options.db, options.data)
     owner = f"{socket.gethostname()}:{os.getpid()}:{lane}"
-    grading, given_up = make_grading(options, lane), given_up_report()
+    grading, given_up = make_grading(options, lane), given_up_report(options.cases_dir)
     log.info("worker started", extra={"owner": owner})
     while not stop.is_set():
         try:

@@ -30,7 +30,7 @@ def grade_upload(submission_dir: Path, options: GradingOptions) -> GradingReport
     found = student_file(submission_dir)
     if found.path is None:
         return failed_report(submission_dir, f"nothing to grade in your upload: {found.problem}",
-                             ErrorCause.submission)
+                             ErrorCause.submission, options.cases_dir)
     return grade_or_failed_report(found.path, options)
 
 
