@@ -11,7 +11,7 @@ def _failed_whole(section: SectionResult) -> bool:
     """A failure of the whole section (solution.py not imported, given code changed): its cases
     were not run, so a test of the section's own says why (a CI view shows no failure else)."""
     return section.failure_scope == "section" and section.verdict not in (Verdict.passed,
-                                                                         Verdict.skipped)
+                                                                          Verdict.skipped)
 
 
 def _tests(section: SectionResult) -> int:
