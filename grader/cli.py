@@ -103,8 +103,7 @@ def grade(
 
     Every report asked for is written, also when the submission cannot be graded (0, with
     the reason; exit code 2)."""
-    from grader.pipeline import GradingError, failed_report, grade_submission
-    from grader.submission import SubmissionError
+    from grader.pipeline import grade_or_failed_report
 
     options = GradingOptions(cases_dir=cases, skip_mnist=skip_mnist, mnist_dir=mnist_dir,
                              mnist_fetch=not no_download,
@@ -116,13 +115,8 @@ def grade(
     )
     from grader.reports.progress import ProgressDisplay
 
-    code = 0
-    try:
-        with ProgressDisplay(Console(stderr=True)) as progress:
-            report = grade_submission(submission, options, progress.show)
-    except (SubmissionError, GradingError) as error:
-        cause = "submission" if isinstance(error, SubmissionError) else "grader"
-        report, code = failed_report(submission, str(error), cause), 2
+    with ProgressDisplay(Console(stderr=True)) as progress:
+        report = grade_or_failed_report(submission, options, progress=progress.show)
     render_terminal.render(report, Console(), verbose, for_students)
     for path, renderer in ((json_path, None), (gradescope, "grader.platforms.gradescope.results"),
                            (junit, "grader.reports.junit")):
@@ -133,8 +127,8 @@ def grade(
                 path.write_text(text, encoding="utf-8")
             except OSError as error:
                 fail(f"cannot write {path}: {error}")
-    if code:
-        raise typer.Exit(code)
+    if report.error is not None:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -163,6 +157,7 @@ def batch(
 
     Ctrl-C stops the gradings in flight and keeps everything finished: the same command
     resumes."""
+    from grader.batch.gradebook import GradebookError
     from grader.batch.outputs import write_outputs
     from grader.batch.run import BatchError, BatchRequest, run_batch
 
@@ -176,14 +171,14 @@ def batch(
                            regrade=regrade, cluster=cluster)
     from rich.console import Console
 
-    from grader.reports.batch import BatchDisplay, print_summary
+    from grader.batch.terminal import BatchDisplay, print_summary
 
     console = Console(stderr=True)
     try:
         with BatchDisplay(console) as display:
             summary = run_batch(request, display.show,
                                 lambda store: write_outputs(out, store, cases))
-    except BatchError as error:
+    except (BatchError, GradebookError) as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("stopped (Ctrl-C); every finished grading is kept: run the same command to resume")
@@ -227,7 +222,7 @@ def audit(
     from rich.console import Console
 
     from grader.audit.run import AuditError, run_audit
-    from grader.reports import audit as render_audit
+    from grader.audit import terminal as render_audit
 
     if jobs is not None and jobs < 1:
         fail("--jobs must be at least 1")

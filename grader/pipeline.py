@@ -16,6 +16,7 @@ used only when it was given exactly what this grading gives it.
 from __future__ import annotations
 
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -26,7 +27,7 @@ from grader.boxes import Box, BoxUnavailable, make_box
 from grader.boxes import early_start as early_box
 from grader.boxes.base import BoxLimits, BoxShape, RunningBox, runtime_files
 from grader.boxes.interpreter import PackageNotInstalled, imported_packages
-from grader.boxes.machine_share import SharedMachine
+from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.boxes.protocol import SOLUTION_FILE, BoxRequest
 from grader.boxes.session import (
     BoxInput,
@@ -42,11 +43,18 @@ from grader.given_code.check import check_modifications
 from grader.given_code.template import given_code
 from grader.options import GradingOptions
 from grader.paths import REFERENCE_DIR
-from grader.reports.model import GradingReport, SandboxInfo, SectionResult, Verdict
-from grader.submission import cite_cells, read_submission
+from grader.reports.model import (
+    ErrorCause,
+    GradingReport,
+    SandboxInfo,
+    SectionResult,
+    Verdict,
+)
+from grader.submission import SubmissionError, cite_cells, read_submission
 
 if TYPE_CHECKING:
     from grader.sections.kinds import SectionKind
+    from reference.common import Section
 
 SUPERVISOR_MEMORY_MB = 128  # the supervisor's own share of a box's memory
 SUPERVISOR_PROCESSES = 16   # the supervisor, its threads and the box's init
@@ -57,28 +65,68 @@ class GradingError(Exception):
     """The grader cannot grade (broken test cases, invalid configuration, no box)."""
 
 
-def failed_report(submission: Path, message: str, cause: str) -> GradingReport:
-    """What is reported when nothing could be graded: 0, every section not run, the reason."""
+def case_sections(cases_dir: Path) -> tuple[Section, ...]:
+    """The sections of the cases in ``cases_dir`` (``public/sections.json``), in report order:
+    those of the cases graded, not of the default checkout (``common.SECTIONS``)."""
     from reference import common
 
-    sections = [SectionResult(name=section.name, title=section.title, points=0.0,
-                              max_points=section.points, status=Verdict.not_run,
-                              failure_scope="section")
-                for section in common.SECTIONS]
+    try:
+        return common.load_sections(Path(cases_dir) / "public")
+    except common.CaseFileError as error:
+        raise GradingError(str(error)) from None
+
+
+def failed_report(submission: Path | str, message: str, cause: ErrorCause,
+                  cases_dir: Path) -> GradingReport:
+    """What is reported when nothing could be graded: 0, every section of ``cases_dir`` not
+    run (those of the default checkout when its cases cannot be read), the reason."""
+    from reference import common
+
+    try:
+        sections = case_sections(cases_dir)
+    except GradingError:
+        sections = common.SECTIONS
+    results = [SectionResult(name=section.name, title=section.title, points=0.0,
+                             max_points=section.points, verdict=Verdict.not_run,
+                             failure_scope="section")
+               for section in sections]
     return GradingReport(submission=str(submission), total=0.0,
-                         max_total=sum(section.points for section in common.SECTIONS),
-                         sections=sections, error=message, error_cause=cause, seconds=0.0,
+                         max_total=sum(section.points for section in sections),
+                         sections=results, error=message, error_cause=cause, seconds=0.0,
                          grader_version=__version__)
+
+
+def grade_or_failed_report(submission: Path, options: GradingOptions, *,
+                           label: str | None = None, progress: ProgressCallback | None = None,
+                           machine: SharedMachine | None = None) -> GradingReport:
+    """``grade_submission``, or the failed report saying why nothing was graded: every caller
+    (a command, Gradescope, a batch, the course site) must report something whatever happens,
+    even a bug of ours. Only ``GradingStopped`` passes: a stopped grading has no verdict.
+    ``label``: the submission's name as shown (a student), else its path."""
+    shown = str(submission) if label is None else label
+    try:
+        report = grade_submission(submission, options, progress, machine)
+    except GradingStopped:
+        raise
+    except SubmissionError as error:
+        return failed_report(shown, str(error), ErrorCause.submission, options.cases_dir)
+    except GradingError as error:
+        return failed_report(shown, str(error), ErrorCause.grader, options.cases_dir)
+    except Exception as error:  # noqa: BLE001 - a bug of ours: the caller still reports
+        where = "".join(traceback.format_exception(error)[-3:])
+        return failed_report(shown, f"internal error of the grader: {type(error).__name__}: "
+                                    f"{error}\n{where}", ErrorCause.grader, options.cases_dir)
+    report.submission = shown
+    return report
 
 
 def build_sections(config: GradingConfig, options: GradingOptions
                    ) -> tuple[list[SectionKind], dict[str, SectionResult]]:
     """The sections to grade, and the results of those ``options`` skip."""
     from grader.sections.kinds import KINDS, CasesError
-    from reference import common
 
     kinds, skipped = [], {}
-    for section in common.SECTIONS:
+    for section in case_sections(options.cases_dir):
         kind = KINDS[section.kind]
         reason = kind.skip_reason(options)
         if options.sections is not None and section.name not in options.sections:
@@ -86,7 +134,7 @@ def build_sections(config: GradingConfig, options: GradingOptions
         if reason:
             skipped[section.name] = SectionResult(
                 name=section.name, title=section.title, points=0.0, max_points=section.points,
-                status=Verdict.skipped, message=reason)
+                verdict=Verdict.skipped, message=reason)
             continue
         try:
             kinds.append(kind.create(section, config, options))
@@ -98,9 +146,8 @@ def build_sections(config: GradingConfig, options: GradingOptions
 def secret_files(config: GradingConfig, options: GradingOptions) -> list[Path]:
     """The host files of every section, graded or skipped, that no submission may read."""
     from grader.sections.kinds import KINDS
-    from reference import common
 
-    return [path for section in common.SECTIONS
+    return [path for section in case_sections(options.cases_dir)
             for path in KINDS[section.kind].secret_files(section, config, options)]
 
 
@@ -252,13 +299,12 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
         except (NoFreeSlot, BoxUnavailable) as error:
             raise GradingError(str(error)) from None
         given = given_code_check.result()
-    from reference import common
-
-    sections = [results[section.name] for section in common.SECTIONS]
+    graded = case_sections(options.cases_dir)  # not before the spare box: it loads numpy
+    sections = [results[section.name] for section in graded]
     warnings = sent.warnings + given.warnings()
     if given.changes and config.policy.fail_on_modified_code:
         for section in sections:
-            section.points, section.status = 0.0, Verdict.modified_code
+            section.points, section.verdict = 0.0, Verdict.modified_code
             section.message = f"given code was modified: {given.changes[0]}"
             section.failure_scope = "section"
         warnings.append("the submission fails: given code was modified "
@@ -271,6 +317,6 @@ def grade_submission(submission: Path, options: GradingOptions = GradingOptions(
                 case.message = cite_cells(case.message, sent.line_map)
     return GradingReport(
         submission=str(submission), total=sum(s.points for s in sections),
-        max_total=sum(s.points for s in common.SECTIONS), sections=sections, warnings=warnings,
+        max_total=sum(s.points for s in graded), sections=sections, warnings=warnings,
         sandbox=sandbox_info(config, options, box, uid, outcomes),
         seconds=round(time.perf_counter() - started, 3), grader_version=__version__)

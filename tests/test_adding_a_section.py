@@ -83,9 +83,9 @@ def test_a_tanh_layer_is_added_as_data_generated_graded_and_audited(tmp_path):
 
     reference = graded(copy, copy / "reference" / "solution.py", tmp_path / "reference.json")
     assert list(reference)[:4] == ["relu", "softmax", "dense", "tanh"]  # grading.toml's order
-    assert reference["tanh"]["status"] == "passed" and reference["tanh"]["points"] == 0.5
+    assert reference["tanh"]["verdict"] == "passed" and reference["tanh"]["points"] == 0.5
     assert len(reference["tanh"]["cases"]) == 3
-    assert all(section["status"] == "passed" for name, section in reference.items()
+    assert all(section["verdict"] == "passed" for name, section in reference.items()
                if name != "mnist")
 
     broken = tmp_path / "broken" / "solution.py"
@@ -94,8 +94,8 @@ def test_a_tanh_layer_is_added_as_data_generated_graded_and_audited(tmp_path):
         "grad_outputs * (1.0 - outputs ** 2)", "grad_outputs * (1.0 + outputs ** 2)"),
         encoding="utf-8")
     report = graded(copy, broken, tmp_path / "broken.json")
-    assert report["tanh"]["status"] == "wrong_answer" and report["tanh"]["points"] == 0.0
-    assert all(section["status"] == "passed" for name, section in report.items()
+    assert report["tanh"]["verdict"] == "wrong_answer" and report["tanh"]["points"] == 0.0
+    assert all(section["verdict"] == "passed" for name, section in report.items()
                if name not in ("tanh", "mnist"))
 
     done = grader(copy, "audit", "--section", "tanh", "--json", str(tmp_path / "audit.json"))

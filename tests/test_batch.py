@@ -14,8 +14,10 @@ from grader.batch.gradebook import file_name, safe_cell
 from grader.batch.similarity import similar_pairs
 from grader.batch.store import DATABASE_FILE
 from grader.given_code.template import stub_solution
+from grader.paths import DEFAULT_CASES_DIR
 from grader.pipeline import failed_report
 from grader.reports import markdown as render_markdown
+from grader.reports.model import ErrorCause
 from tests.grading_fixtures import REFERENCE_SOLUTION, cases_with_limits
 from tests.support.classroom import broken_source, reference_source
 
@@ -155,7 +157,8 @@ def test_similar_own_code_is_paired_and_given_code_is_not():
 
 
 def test_feedback_markdown_keeps_submission_text_inert():
-    report = failed_report(Path("x.py"), "boom ```\n</code><script>alert(1)</script>", "submission")
+    report = failed_report(Path("x.py"), "boom ```\n</code><script>alert(1)</script>",
+                           ErrorCause.submission, DEFAULT_CASES_DIR)
     text = render_markdown.render(report, "<b>mallory</b>")
     assert "# Feedback for \\<b\\>mallory\\<\\/b\\>" in text or "\\<b\\>" in text
     assert "````text\nboom ```" in text  # the fence is longer than any run inside

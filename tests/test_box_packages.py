@@ -38,7 +38,7 @@ def grader_cli(*args: str) -> subprocess.CompletedProcess:
 def test_a_submission_that_plots_and_shows_progress_keeps_every_point(tmp_path):
     report = grade_submission(with_header(tmp_path, PLOTS_AND_PROGRESS),
                               GradingOptions(skip_mnist=True))
-    assert report.total == 4.0, [(s.name, s.status, s.message) for s in report.sections]
+    assert report.total == 4.0, [(s.name, s.verdict, s.message) for s in report.sections]
 
 
 def test_a_host_package_the_box_does_not_hold_is_told_once_with_a_hint(tmp_path):
@@ -51,8 +51,8 @@ def test_a_host_package_the_box_does_not_hold_is_told_once_with_a_hint(tmp_path)
     assert ("the grading box holds only numpy, the course framework (interface), tqdm, "
             "matplotlib (imported by name); 'pydantic' is not there") in result.stdout
     report = grade_submission(submission, GradingOptions(skip_mnist=True))
-    unit = [section for section in report.sections if section.status != Verdict.skipped]
-    assert {section.status for section in unit} == {Verdict.import_error}
+    unit = [section for section in report.sections if section.verdict != Verdict.skipped]
+    assert {section.verdict for section in unit} == {Verdict.import_error}
     assert all("hint: the grading box holds only" in section.message for section in unit)
 
 

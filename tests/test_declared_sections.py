@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from grader.config import ConfigError, load_config
+from grader.options import GradingOptions
+from grader.pipeline import failed_report, grade_submission
+from grader.reports.model import ErrorCause
 from reference import common, generate
+from tests.grading_fixtures import REFERENCE_SOLUTION
 from tests.support.tanh_section import TANH_SECTION as TANH
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -113,3 +117,24 @@ def test_cases_with_limits_only_are_generated_from_the_bundled_sections(tmp_path
     assert [section.name for section in generate.declared_sections(folder)] == \
         [section.name for section in common.SECTIONS]
     assert generate.generate(folder) == []
+
+
+def test_the_sections_graded_are_those_of_the_cases_given_not_the_default_ones(tmp_path):
+    """``grader grade --cases DIR`` with a grading.toml without momentum: no momentum in the
+    report, nor in the report of a grading that failed, nor in what it is out of."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    bundled = (CASES_DIR / "grading.toml").read_text(encoding="utf-8")
+    start = bundled.index('[[sections]]\nname = "momentum"')
+    end = bundled.index("[[sections]]", start + 1)
+    (folder / "grading.toml").write_text(bundled[:start] + bundled[end:], encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "reference.generate", "--out", str(folder)],
+                          cwd=REPO_DIR, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    kept = ["relu", "softmax", "dense", "crossentropy", "sgd", "mnist"]
+    report = grade_submission(REFERENCE_SOLUTION,
+                              GradingOptions(cases_dir=folder, skip_mnist=True))
+    assert [section.name for section in report.sections] == kept
+    assert (report.total, report.max_total, report.graded_max_total()) == (3.5, 4.5, 3.5)
+    failed = failed_report("x.py", "no box", ErrorCause.grader, folder)
+    assert [section.name for section in failed.sections] == kept and failed.max_total == 4.5

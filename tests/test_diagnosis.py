@@ -107,12 +107,12 @@ def hint_lines(report: GradingReport) -> list[str]:
 def test_each_mistake_gets_its_hint_and_no_other(tmp_path, section, old, new, hint):
     report = grade_submission(solution_with(tmp_path, old, new), UNIT)
     broken = next(s for s in report.sections if s.name == section)
-    assert broken.status in (Verdict.wrong_answer, Verdict.exception)
+    assert broken.verdict in (Verdict.wrong_answer, Verdict.exception)
     assert broken.failure_scope == "public", broken.message
     assert hint in broken.message, broken.message
     lines = hint_lines(report)  # besides what numpy's error means, only this mistake's hint
     assert all(hint in line or line.startswith(NUMPY_SAYS) for line in lines), lines
-    assert all(s.status == Verdict.passed for s in report.sections[:6] if s.name != section)
+    assert all(s.verdict == Verdict.passed for s in report.sections[:6] if s.name != section)
 
 
 def test_a_scalar_is_said_with_the_shape_expected_and_what_it_is(tmp_path):

@@ -71,13 +71,13 @@ def docker_engine():
 
 
 def verdicts(report: GradingReport) -> list:
-    return [(s.name, s.points, s.status, s.message, [(c.visibility, c.name, c.verdict, c.message)
+    return [(s.name, s.points, s.verdict, s.message, [(c.visibility, c.name, c.verdict, c.message)
                                                     for c in s.cases]) for s in report.sections]
 
 
 def test_reference_scores_five_of_five_with_mnist_from_the_image():
     report = grade_submission(REFERENCE_SOLUTION, GradingOptions(box="docker"))
-    assert report.total == 5.0, [(s.name, s.status, s.message) for s in report.sections]
+    assert report.total == 5.0, [(s.name, s.verdict, s.message) for s in report.sections]
     mnist = report.sections[-1].mnist
     assert mnist.accuracy > 0.9 and mnist.test_size in (10000, 2000)
     assert report.sandbox.box == "docker"
@@ -98,7 +98,7 @@ def test_docker_and_bwrap_boxes_give_identical_points_and_verdicts(tmp_path):
 
 def test_the_image_holds_the_box_packages_and_nothing_else_of_the_host(tmp_path):
     plots = grade_submission(with_header(tmp_path, PLOTS_AND_PROGRESS), UNIT)
-    assert plots.total == 4.0, [(s.name, s.status, s.message) for s in plots.sections]
+    assert plots.total == 4.0, [(s.name, s.verdict, s.message) for s in plots.sections]
     host_package = with_header(tmp_path, "import pydantic\n")
     docker_report = grade_submission(host_package, UNIT)
     assert verdicts(docker_report) == verdicts(grade_submission(host_package, UNIT_PROCESS))
@@ -177,7 +177,7 @@ def test_a_missing_image_is_a_clear_error():
 def test_the_template_fails_every_section_in_docker_too():
     report = grade_submission(TEMPLATE_SOLUTION, GradingOptions(box="docker"))
     assert report.total == 0.0
-    assert {section.status for section in report.sections} == {Verdict.wrong_answer,
+    assert {section.verdict for section in report.sections} == {Verdict.wrong_answer,
                                                                Verdict.exception}
 
 

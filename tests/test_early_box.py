@@ -112,9 +112,9 @@ def test_a_wrong_answer_is_graded_the_same_in_an_early_box(plans, tmp_path):
     early = started(["grade", str(broken), "--skip-mnist"])
     early_report = grade_submission(broken, GradingOptions(skip_mnist=True))
     assert early.running.inner.killed is False
-    assert [(s.name, s.status, s.points) for s in early_report.sections] == \
-        [(s.name, s.status, s.points) for s in plain.sections]
-    assert early_report.sections[0].status == "wrong_answer"
+    assert [(s.name, s.verdict, s.points) for s in early_report.sections] == \
+        [(s.name, s.verdict, s.points) for s in plain.sections]
+    assert early_report.sections[0].verdict == "wrong_answer"
 
 
 @pytest.mark.parametrize("change", ["limits", "request", "hidden names"])
@@ -184,7 +184,7 @@ def test_the_command_grades_the_same_with_and_without_a_plan(tmp_path):
                        capture_output=True, timeout=300, check=True)
         runs.append(json.loads(out.read_text()))
     assert list((tmp_path / "plans").iterdir())
-    first, second = ([(s["name"], s["status"], s["points"], len(s["cases"]))
+    first, second = ([(s["name"], s["verdict"], s["points"], len(s["cases"]))
                       for s in run["sections"]] for run in runs)
     assert first == second
     assert runs[1]["total"] == 4.0

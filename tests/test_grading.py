@@ -11,11 +11,14 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from grader import pipeline
+from grader.boxes.machine_share import GradingStopped
 from grader.options import GradingOptions
 from grader.paths import DEFAULT_CASES_DIR
-from grader.pipeline import GradingError, grade_submission
-from grader.reports.model import GradingReport, Verdict
+from grader.pipeline import GradingError, grade_or_failed_report, grade_submission
+from grader.reports.model import ErrorCause, GradingReport, Verdict
 from grader.sections.kinds import UnitSection
+from grader.submission import SubmissionError
 from reference import common
 from tests.grading_fixtures import (
     REFERENCE_SOLUTION,
@@ -43,8 +46,8 @@ def test_reference_scores_four_of_five_with_mnist_skipped(reference_report):
     assert reference_report.total == 4.0
     assert reference_report.max_total == 5.0
     by_name = {section.name: section for section in reference_report.sections}
-    assert by_name["mnist"].status == Verdict.skipped
-    assert all(by_name[name].status == Verdict.passed
+    assert by_name["mnist"].verdict == Verdict.skipped
+    assert all(by_name[name].verdict == Verdict.passed
                for name in ("relu", "softmax", "dense", "crossentropy", "sgd", "momentum"))
     assert all(case.verdict == Verdict.passed for s in reference_report.sections for case in s.cases)
     assert {case.visibility for s in reference_report.sections for case in s.cases} == {"public", "hidden"}
@@ -55,7 +58,7 @@ def test_untouched_template_scores_zero():
     report = grade_submission(TEMPLATE_SOLUTION, UNIT)
     assert report.total == 0.0
     for section in report.sections[:6]:
-        assert section.status == Verdict.wrong_answer
+        assert section.verdict == Verdict.wrong_answer
         assert re.search(r"expected an array of shape \(\d+(, \d+)*\) of floats, got None "
                          r"\(does the method return its result\?\)", section.message), \
             section.message
@@ -71,9 +74,21 @@ def test_json_report_has_the_documented_fields(tmp_path):
     assert [s["name"] for s in report["sections"]] == [
         "relu", "softmax", "dense", "crossentropy", "sgd", "momentum", "mnist"]
     for section in report["sections"]:
-        assert {"name", "points", "max_points", "status", "cases"} <= section.keys()
+        assert {"name", "points", "max_points", "verdict", "cases"} <= section.keys()
     assert all("message" in case for case in report["sections"][0]["cases"])
     GradingReport.model_validate(report)
+
+
+def test_reports_stored_before_verdict_had_its_name_still_load(reference_report):
+    """The batch store and the course site's database hold reports whose sections say
+    ``status``: they read as they were, and are written back with ``verdict``."""
+    stored = json.loads(reference_report.model_dump_json())
+    for section in stored["sections"]:
+        section["status"] = section.pop("verdict")
+    old = GradingReport.model_validate_json(json.dumps(stored))
+    assert old == reference_report
+    assert '"status"' not in old.model_dump_json() and '"verdict": "passed"' in \
+        old.model_dump_json(indent=1)
 
 
 def test_gradescope_and_junit_reports_hide_hidden_case_details(tmp_path):
@@ -120,11 +135,11 @@ def test_grader_that_cannot_grade_exits_nonzero_with_a_message(args, message):
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("cause", ["submission", "grader"])
+@pytest.mark.parametrize("cause", list(ErrorCause))
 def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
     submission, cases = tmp_path / "photo.png", DEFAULT_CASES_DIR
     submission.write_bytes(b"\x89PNG\r\n\x1a\n")
-    if cause == "grader":
+    if cause == ErrorCause.grader:
         submission = REFERENCE_SOLUTION
         cases = cases_with_limits(tmp_path / "cases", "")
         (cases / "hidden" / "00_unittest_relu_gt" / "relu_4d.npz").unlink()
@@ -135,17 +150,43 @@ def test_every_report_is_written_when_nothing_can_be_graded(tmp_path, cause):
     assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr
     report = GradingReport.model_validate_json(paths["report.json"].read_text())
     assert report.total == 0 and report.error_cause == cause
-    assert {section.status for section in report.sections} == {Verdict.not_run}
+    assert {section.verdict for section in report.sections} == {Verdict.not_run}
     results = json.loads(paths["results.json"].read_text())
     junit = ElementTree.parse(paths["junit.xml"]).getroot()
     error = junit.find("testsuite[@name='submission']/testcase/error").text
     assert results["score"] == 0 and results["output"].startswith("Not graded: ")
-    if cause == "submission":
+    if cause == ErrorCause.submission:
         assert "photo.png is a PNG image" in results["output"] and "photo.png is a PNG" in error
     else:  # the reason names a hidden case: only the instructor's report holds it
         assert "relu_4d" in report.error
         assert "relu_4d" not in paths["results.json"].read_text() + error
         assert "problem on its side" in error
+
+
+@pytest.mark.parametrize("raised, cause, said", [
+    (SubmissionError("not Python code"), ErrorCause.submission, "not Python code"),
+    (GradingError("no box"), ErrorCause.grader, "no box"),
+    (KeyError("oops"), ErrorCause.grader, "internal error of the grader: KeyError: 'oops'\n"),
+])
+def test_whatever_fails_a_grading_gives_a_report_under_its_label(monkeypatch, raised, cause,
+                                                                   said):
+    def failing(*args: object) -> GradingReport:
+        raise raised
+
+    monkeypatch.setattr(pipeline, "grade_submission", failing)
+    report = grade_or_failed_report(REFERENCE_SOLUTION, UNIT, label="alice")
+    assert (report.submission, report.error_cause, report.total) == ("alice", cause, 0.0)
+    assert report.error.startswith(said)
+    assert ("in failing" in report.error) == isinstance(raised, KeyError)  # a bug's last frames
+
+
+def test_a_stopped_grading_has_no_report(monkeypatch):
+    def stopped(*args: object) -> GradingReport:
+        raise GradingStopped()
+
+    monkeypatch.setattr(pipeline, "grade_submission", stopped)
+    with pytest.raises(GradingStopped):
+        grade_or_failed_report(REFERENCE_SOLUTION, UNIT)
 
 
 def test_broken_test_cases_are_reported_not_crashed(tmp_path):
@@ -174,7 +215,7 @@ def test_changed_given_code_fails_when_the_policy_says_so(tmp_path):
     report = grade_submission(modified, GradingOptions(cases_dir=cases, skip_mnist=True))
     assert report.total == 0.0
     assert any("fail_on_modified_code" in warning for warning in report.warnings)
-    assert {section.status for section in report.sections[:6]} == {Verdict.modified_code}
+    assert {section.verdict for section in report.sections[:6]} == {Verdict.modified_code}
     assert report.sections[0].message.startswith("given code was modified: given code changed")
 
 
@@ -209,11 +250,11 @@ def test_sections_judged_while_the_box_runs_are_judged_as_at_its_end(tmp_path, m
     late = grade_submission(mixed, GradingOptions(skip_mnist=True))
 
     def verdicts(report: GradingReport) -> list:
-        return [(s.name, s.status, s.points, s.message, s.output_tails,
+        return [(s.name, s.verdict, s.points, s.message, s.output_tails,
                  [(c.name, c.visibility, c.verdict, c.message) for c in s.cases])
                 for s in report.sections]
     assert verdicts(early) == verdicts(late)
-    assert [s.status for s in early.sections[:6]] == [
+    assert [s.verdict for s in early.sections[:6]] == [
         Verdict.wrong_answer, Verdict.passed, Verdict.passed, Verdict.passed, Verdict.passed,
         Verdict.exception]
 
@@ -235,9 +276,9 @@ def test_code_too_big_or_deep_for_pythons_parser_fails_its_import_not_the_grader
     path = tmp_path / "solution.py"
     path.write_text(REFERENCE_SOLUTION.read_text(encoding="utf-8") + "\n" + tail + "\n")
     report = grade_submission(path, UNIT)
-    unit = [section for section in report.sections if section.status != Verdict.skipped]
-    statuses = {section.status for section in unit}  # one failure, of the one import
-    assert len(statuses) == 1 and statuses <= {Verdict.import_error, Verdict.memory_limit}
+    unit = [section for section in report.sections if section.verdict != Verdict.skipped]
+    verdicts = {section.verdict for section in unit}  # one failure, of the one import
+    assert len(verdicts) == 1 and verdicts <= {Verdict.import_error, Verdict.memory_limit}
     assert report.total == 0 and all("solution.py" in section.message for section in unit)
 
 
@@ -245,7 +286,7 @@ def test_missing_class_is_named_and_costs_only_its_section(tmp_path):
     renamed = solution_with(tmp_path, "class SGDMomentum(Optimizer):", "class SGDWithMomentum(Optimizer):")
     report = grade_submission(renamed, UNIT)
     momentum = report.sections[5]
-    assert momentum.status == Verdict.missing and momentum.points == 0.0
+    assert momentum.verdict == Verdict.missing and momentum.points == 0.0
     assert "module 'solution' has no attribute 'SGDMomentum'" in momentum.message
     assert report.total == 3.5
 

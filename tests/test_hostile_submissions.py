@@ -191,17 +191,17 @@ def only_broken(report: GradingReport, name: str, verdict: Verdict) -> SectionRe
     """``name`` failed with ``verdict``; every other unit section kept its points."""
     sections = sections_of(report)
     broken = sections[name]
-    assert broken.status == verdict, f"{name}: {broken.status.value}: {broken.message}"
+    assert broken.verdict == verdict, f"{name}: {broken.verdict.value}: {broken.message}"
     for other in UNIT_NAMES:
         if other != name:
-            assert sections[other].status == Verdict.passed, f"{other}: {sections[other].message}"
+            assert sections[other].verdict == Verdict.passed, f"{other}: {sections[other].message}"
     assert report.total == UNIT_TOTAL - broken.max_points
     return broken
 
 
 def all_unit(report: GradingReport, verdict: Verdict) -> list[SectionResult]:
     sections = [sections_of(report)[name] for name in UNIT_NAMES]
-    assert [s.status for s in sections] == [verdict] * len(sections), [s.message for s in sections]
+    assert [s.verdict for s in sections] == [verdict] * len(sections), [s.message for s in sections]
     return sections
 
 
@@ -266,10 +266,10 @@ def test_memfd_files_that_rlimit_as_does_not_count_are_bounded(attack):
     that 1 GiB takes 2 s alone: the run limit (``LIMITS``) is far from it on a busy machine.)"""
     report = attack.grade("memfd_bomb_dense").report
     dense = sections_of(report)["dense"]
-    assert dense.status in (Verdict.memory_limit, Verdict.exception), dense.message
-    if dense.status == Verdict.exception:
+    assert dense.verdict in (Verdict.memory_limit, Verdict.exception), dense.message
+    if dense.verdict == Verdict.exception:
         assert "Too many open files" in dense.message or "File too large" in dense.message
-    only_broken(report, "dense", dense.status)
+    only_broken(report, "dense", dense.verdict)
 
 
 @pytest.mark.may_skip("not root: no cgroup")
@@ -494,8 +494,8 @@ def test_a_pickle_in_the_outputs_is_never_unpickled(attack):
 def test_fork_bomb_is_contained(attack, short_cases):
     report = attack.grade("fork_bomb_relu", cases=short_cases).report
     relu = sections_of(report)["relu"]
-    assert relu.status in (Verdict.timeout, Verdict.killed), relu.message
-    only_broken(report, "relu", relu.status)
+    assert relu.verdict in (Verdict.timeout, Verdict.killed), relu.message
+    only_broken(report, "relu", relu.verdict)
     assert subprocess.run(["true"], timeout=10).returncode == 0  # the machine still forks
 
 
@@ -604,7 +604,7 @@ def test_nothing_passes_from_the_unit_box_to_the_mnist_box(mnist_attack, mnist_c
                                 environment={"GRADER_CACHE_DIR": str(mnist_cache)},
                                 IPC_KEY=0x5EC0DF)
     mnist = sections_of(graded.report)["mnist"]
-    assert mnist.status == Verdict.exception
+    assert mnist.verdict == Verdict.exception
     assert seen(mnist)["seen"] == {"shm file": "ENOENT", "shmget": "EPERM"}
 
 
@@ -613,7 +613,7 @@ def test_structured_predictions_are_unreadable_not_a_crash(mnist_attack, mnist_c
     graded = mnist_attack.grade("structured_predictions_mnist", "--no-download",
                                 environment={"GRADER_CACHE_DIR": str(mnist_cache)})
     mnist = sections_of(graded.report)["mnist"]
-    assert mnist.status == Verdict.unreadable and "not plain numbers" in mnist.message
+    assert mnist.verdict == Verdict.unreadable and "not plain numbers" in mnist.message
 
 
 # ------------------------------------------------------- the leftover check itself

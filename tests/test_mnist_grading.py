@@ -42,7 +42,7 @@ def grade_mnist(solution, cases, cache, blas_threads=2):
 
 def test_reference_passes_and_the_report_names_the_dataset(cases, mnist_cache):
     section = grade_mnist(REFERENCE_SOLUTION, cases, mnist_cache, blas_threads=1)
-    assert section.status == Verdict.passed and section.points == 1.0
+    assert section.verdict == Verdict.passed and section.points == 1.0
     assert section.mnist.accuracy > 0.9
     assert section.mnist.dataset == sources.SUBSET_NAME
     assert (section.mnist.train_size, section.mnist.test_size) == (3000, 500)
@@ -69,7 +69,7 @@ def test_constant_class_model_fails_with_its_accuracy_shown(tmp_path, cases, mni
     return constant_model
 """)
     section = grade_mnist(constant, cases, mnist_cache)
-    assert section.status == Verdict.wrong_answer and section.points == 0.0
+    assert section.verdict == Verdict.wrong_answer and section.points == 0.0
     assert section.mnist.accuracy < 0.2
     assert f"final test accuracy {section.mnist.accuracy:.4f} is not above 0.90" in section.message
     assert "chance level (one digit in ten): the model did not learn" in section.message
@@ -84,7 +84,7 @@ def test_sleeping_stops_at_the_wall_clock_guard(tmp_path, mnist_cache):
     sleeper = solution_with(tmp_path, TRAINING_REGION,
                             TRAINING_REGION + "    import time\n    time.sleep(60)\n")
     section = grade_mnist(sleeper, cases, mnist_cache)
-    assert section.status == Verdict.timeout
+    assert section.verdict == Verdict.timeout
     assert section.message == "the box's time limit of 4 s was reached (while training)"
     assert section.mnist.decided_by == "wall" and section.mnist.wall_guard_seconds == 4
     assert 4 <= section.mnist.box_seconds < 10 and section.mnist.cpu_seconds < 2
@@ -99,7 +99,7 @@ def test_computing_past_the_cpu_budget_is_a_timeout_decided_by_cpu_time(tmp_path
                                                   "wall_guard_factor = 30\n")
     spinner = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + "    while True: pass\n")
     section = grade_mnist(spinner, cases, mnist_cache, blas_threads=1)
-    assert section.status == Verdict.timeout and section.mnist.decided_by == "cpu"
+    assert section.verdict == Verdict.timeout and section.mnist.decided_by == "cpu"
     assert section.mnist.cpu_budget_seconds == 2.0
     assert "CPU time" in section.message and 1.5 <= section.mnist.cpu_seconds < 3.0
 
@@ -121,7 +121,7 @@ def test_training_that_waits_is_stopped_as_idle_long_before_the_guard(tmp_path, 
                                                   "idle_seconds = 3\n")
     waiter = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + WAITING[waiting])
     section = grade_mnist(waiter, cases, mnist_cache, blas_threads=1)
-    assert section.status == Verdict.idle and section.points == 0.0, section.message
+    assert section.verdict == Verdict.idle and section.points == 0.0, section.message
     assert section.message.startswith("stopped while training after "), section.message
     assert "CPU s in the last " in section.message
     assert "(sleeping, or waiting for input, a lock or a child process?)" in section.message
@@ -138,7 +138,7 @@ def test_computing_with_a_short_idle_window_ends_by_the_cpu_budget(tmp_path, mni
                                                   "idle_seconds = 2\nwall_guard_factor = 30\n")
     spinner = solution_with(tmp_path, TRAINING_REGION, TRAINING_REGION + "    while True: pass\n")
     section = grade_mnist(spinner, cases, mnist_cache, blas_threads=1)
-    assert section.status == Verdict.timeout and section.mnist.decided_by == "cpu", \
+    assert section.verdict == Verdict.timeout and section.mnist.decided_by == "cpu", \
         section.message
     assert section.mnist.cpu_seconds >= 5
 
@@ -158,7 +158,7 @@ def test_reference_on_a_crowded_machine_is_never_idle(tmp_path):
         for process in busy:
             process.kill()
             process.wait()
-    assert (section.status, section.points) == (Verdict.passed, 1.0), section.message
+    assert (section.verdict, section.points) == (Verdict.passed, 1.0), section.message
     assert section.mnist.decided_by == "cpu" and section.mnist.seconds > 2  # checked at least once
 
 
@@ -201,7 +201,7 @@ def test_labels_in_the_graders_files_are_out_of_reach(tmp_path, cases, mnist_cac
     return oracle
 """)
     section = grade_mnist(cheater, cases, mnist_cache)
-    assert section.status == Verdict.exception
+    assert section.verdict == Verdict.exception
     assert "FileNotFoundError" in section.message and "test_labels.npy" in section.message
     assert section.mnist.accuracy is None
 
@@ -220,7 +220,7 @@ def test_a_busy_machine_changes_neither_the_verdict_nor_the_deciding_time():
         for process in busy:
             process.kill()
             process.wait()
-    assert (loaded.status, loaded.points) == (idle.status, idle.points) == (Verdict.passed, 1.0)
+    assert (loaded.verdict, loaded.points) == (idle.verdict, idle.points) == (Verdict.passed, 1.0)
     assert idle.mnist.decided_by == loaded.mnist.decided_by == "cpu"
     assert abs(loaded.mnist.cpu_seconds - idle.mnist.cpu_seconds) <= 0.15 * idle.mnist.cpu_seconds, \
         (idle.mnist.timing(), loaded.mnist.timing())

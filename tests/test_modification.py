@@ -148,7 +148,7 @@ def test_a_change_fails_every_section_when_the_policy_says_so(tmp_path, scenario
     cases = cases_with_limits(tmp_path / "cases", STRICT)
     report = grade_submission(path, GradingOptions(cases_dir=cases, skip_mnist=True))
     assert report.total == 0.0
-    assert {section.status for section in report.sections[:6]} == {Verdict.modified_code}
+    assert {section.verdict for section in report.sections[:6]} == {Verdict.modified_code}
     assert report.sections[0].message == "given code was modified: " + warning.format(
         line=cited and line_of(path.read_text(encoding="utf-8"), cited))
 

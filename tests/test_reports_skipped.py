@@ -19,6 +19,7 @@ from grader.reports import junit as render_junit
 from grader.reports import markdown as render_markdown
 from grader.reports import terminal as render_terminal
 from grader.reports.model import GradingReport, SectionResult, Verdict
+from reference import common
 from tests.grading_fixtures import cases_with_limits, solution_with
 from tests.support.classroom import broken_source, reference_source
 
@@ -65,10 +66,10 @@ def test_a_skip_mnist_batch_says_skipped_in_its_gradebook_and_page(tmp_path):
 def _report(mnist: Verdict, points: float) -> GradingReport:
     """A graded report whose unit sections passed and whose MNIST ended with ``mnist``."""
     sections = [SectionResult(name=name, title=name, points=1.0, max_points=1.0,
-                              status=Verdict.passed)
+                              verdict=Verdict.passed)
                 for name in ("relu", "softmax", "dense", "crossentropy", "sgd", "momentum")]
     sections.append(SectionResult(name="mnist", title="2.4 MNIST", points=points,
-                                  max_points=1.0, status=mnist, message="accuracy 0.5"))
+                                  max_points=1.0, verdict=mnist, message="accuracy 0.5"))
     return GradingReport(submission="x.py", total=6 + points, max_total=7.0, sections=sections,
                          seconds=0.0, grader_version="0")
 
@@ -79,7 +80,7 @@ def test_graded_students_who_had_mnist_skipped_are_not_counted_as_its_failures()
             for number, report in enumerate([_report(Verdict.wrong_answer, 0.0),
                                              _report(Verdict.skipped, 0.0),
                                              _report(Verdict.skipped, 0.0)])]
-    [mnist] = common_failures(book)
+    [mnist] = common_failures(book, common.SECTIONS)
     assert (mnist.section, mnist.students, mnist.failed, mnist.graded) == ("2.4 MNIST", 1, 1, 1)
 
 

@@ -56,8 +56,8 @@ def test_a_student_sees_unit_then_mnist_results_and_others_cannot(site):
         result_url = alice.url
         relu = alice.locator("tr[data-section=relu]")
         mnist = alice.locator("tr[data-section=mnist]")
-        expect(relu).to_have_attribute("data-status", "passed", timeout=30_000)
-        expect(mnist).to_have_attribute("data-status", "passed", timeout=120_000)
+        expect(relu).to_have_attribute("data-verdict", "passed", timeout=30_000)
+        expect(mnist).to_have_attribute("data-verdict", "passed", timeout=120_000)
         expect(alice.locator("#total")).to_contain_text("Total: 5 / 5")
         expect(alice.locator("#mnist")).to_contain_text("test accuracy")
 

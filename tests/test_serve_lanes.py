@@ -19,9 +19,9 @@ def relu_only(fast_unit_cases):
 
 
 def test_only_the_sections_named_are_graded_the_others_read_skipped(relu_only):
-    statuses = {section.name: section.status for section in relu_only.sections}
-    assert statuses.pop("relu") == Verdict.passed
-    assert set(statuses.values()) == {Verdict.skipped}
+    verdicts = {section.name: section.verdict for section in relu_only.sections}
+    assert verdicts.pop("relu") == Verdict.passed
+    assert set(verdicts.values()) == {Verdict.skipped}
     assert relu_only.total == 0.5 and relu_only.graded_max_total() == 0.5
 
 
@@ -29,10 +29,10 @@ def test_the_report_takes_each_section_from_its_own_lane(relu_only):
     unit = relu_only.model_copy(deep=True)
     mnist = relu_only.model_copy(deep=True)
     trained = next(section for section in mnist.sections if section.name == "mnist")
-    trained.status, trained.points = Verdict.passed, 1.0
+    trained.verdict, trained.points = Verdict.passed, 1.0
     merged = merge({queue.UNIT: unit, queue.MNIST: mnist})
-    statuses = {section.name: section.status for section in merged.sections}
-    assert statuses["relu"] == Verdict.passed and statuses["mnist"] == Verdict.passed
+    verdicts = {section.name: section.verdict for section in merged.sections}
+    assert verdicts["relu"] == Verdict.passed and verdicts["mnist"] == Verdict.passed
     assert merged.total == 1.5
     waiting = merge({queue.UNIT: unit})
     assert next(s for s in waiting.sections if s.name == "mnist").message.startswith(

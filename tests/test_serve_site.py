@@ -35,8 +35,8 @@ def test_a_student_uploads_sees_the_queue_then_the_unit_results(site):
     assert state["total"] == 4.0 and not state["finished"]  # MNIST still to come
     page = alice.get(f"/submissions/{number}")
     assert page.status_code == 200
-    assert 'data-section="relu" data-status="passed"' in page.text
-    assert 'data-section="mnist" data-status="skipped"' in page.text
+    assert 'data-section="relu" data-verdict="passed"' in page.text
+    assert 'data-section="mnist" data-verdict="skipped"' in page.text
     assert "being graded" in page.text
 
 
@@ -45,7 +45,7 @@ def test_a_broken_section_shows_only_what_a_student_may_see(site):
     number = upload(alice, broken_source("softmax").encode()).json()["id"]
     site.drain(queue.UNIT)
     html = alice.get(f"/api/submissions/{number}").json()["html"]
-    assert 'data-section="softmax" data-status="wrong_answer"' in html
+    assert 'data-section="softmax" data-verdict="wrong_answer"' in html
     assert "hidden case 1" in html
     report = site.instructor().get(f"/instructor/submissions/{number}").text
     assert "softmax_peaked" in report  # a hidden case, named for the instructor only

@@ -108,7 +108,7 @@ def test_a_file_in_the_encoding_its_coding_line_declares_is_graded(tmp_path):
     assert sent.warnings == ["solution.py is cp1251 text (its coding line says so); graded as "
                              "UTF-8"]
     report = grade_submission(path, UNIT)
-    assert report.total == 4.0, [(s.name, s.status, s.message) for s in report.sections]
+    assert report.total == 4.0, [(s.name, s.verdict, s.message) for s in report.sections]
 
 
 def test_a_pipe_is_not_read(tmp_path):
@@ -135,7 +135,7 @@ def test_a_notebook_whose_cell_raises_gets_the_cell_and_line_in_its_traceback(tm
     report = graded_notebook(tmp_path, HEAD, RELU.replace(RELU_RETURN,
                                                           "return inputs.no_such_thing"))
     relu = report.sections[0]
-    assert relu.status == Verdict.exception and 'solution.py", cell 3, line 12, in forward\n' \
+    assert relu.verdict == Verdict.exception and 'solution.py", cell 3, line 12, in forward\n' \
         "    return inputs.no_such_thing" in relu.message, relu.message
     assert all("cell 3, line 12, in forward" in case.message and "line 19" not in case.message
                for case in relu.cases if case.visibility == "public")
@@ -154,7 +154,7 @@ def test_a_notebook_with_a_syntax_error_in_a_cell_gets_its_cell_and_line(tmp_pat
     nbformat.write(book, tmp_path / "homework.ipynb")
     report = grade_submission(tmp_path / "homework.ipynb", UNIT)
     for section in report.sections[:6]:
-        assert section.status == Verdict.import_error and cited in section.message, section.message
+        assert section.verdict == Verdict.import_error and cited in section.message, section.message
     if broken.startswith("def helper"):
         assert "after function definition in cell 4, line 1" in report.sections[0].message
 

@@ -61,10 +61,10 @@ def _failures(report: GradingReport, section: str | None = None) -> list[str]:
     found = []
     for result in report.sections:
         if (section and result.name != section) or \
-                result.status in (Verdict.passed, Verdict.skipped):
+                result.verdict in (Verdict.passed, Verdict.skipped):
             continue
         case = next((c for c in result.cases if c.verdict != Verdict.passed), None)
-        found.append(f"{result.name}: {result.status.value}" +
+        found.append(f"{result.name}: {result.verdict.value}" +
                      (f" ({case.name}, {case.visibility})" if case else ""))
     return found
 

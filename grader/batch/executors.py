@@ -19,7 +19,7 @@ from grader.batch.identity import cases_digest, grader_version
 from grader.batch.store import now
 from grader.boxes.machine_share import GradingStopped, SharedMachine
 from grader.options import GradingOptions
-from grader.reports.model import GradingReport
+from grader.reports.model import ErrorCause, GradingReport
 
 OnRunning = Callable[[int], None]  # told how many gradings are running, when it changes
 
@@ -168,7 +168,8 @@ class ClusterExecutor:
                 from grader.pipeline import failed_report
 
                 report = failed_report(job.path or job.student, f"the cluster could not grade "
-                                       f"this submission: {error}", "grader")
+                                       f"this submission: {error}", ErrorCause.grader,
+                                       self.options.cases_dir)
             report.submission = job.student
             who = self.client.who_has(future).get(future.key) or ("cluster",)
             yield Finished(job, report, ",".join(who), started)

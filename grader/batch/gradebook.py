@@ -14,6 +14,7 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -21,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
 from grader.reports import markdown as render_markdown
-from grader.reports.model import GradingReport, Verdict
-from reference import common
+from grader.reports.model import ErrorCause, GradingReport, Verdict
+from reference.common import Section
 
 CSV_FILE, JSON_FILE, FEEDBACK_DIR = "gradebook.csv", "gradebook.json", "feedback"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -53,7 +54,7 @@ def _status(report: GradingReport | None) -> str:
         return "not graded"
     if report.error is None:
         return "graded"
-    return "not gradable" if report.error_cause == "submission" else "grader failed"
+    return "not gradable" if report.error_cause == ErrorCause.submission else "grader failed"
 
 
 def _mnist(report: GradingReport | None) -> tuple[float | None, float | None]:
@@ -63,12 +64,12 @@ def _mnist(report: GradingReport | None) -> tuple[float | None, float | None]:
     return None, None
 
 
-def row(student: str, report: GradingReport | None) -> GradebookRow:
-    """A student's row from their result (None: not graded yet); ``grader serve`` builds
-    its gradebook with this too."""
-    points = {section.name: None for section in common.SECTIONS}
+def row(student: str, report: GradingReport | None, sections: Sequence[Section]) -> GradebookRow:
+    """A student's row from their result (None: not graded yet), a cell per section of the
+    cases graded; ``grader serve`` builds its gradebook with this too."""
+    points = {section.name: None for section in sections}
     if report is not None:
-        points.update((section.name, SKIPPED if section.status == Verdict.skipped
+        points.update((section.name, SKIPPED if section.verdict == Verdict.skipped
                        else section.points) for section in report.sections)
     accuracy, seconds = _mnist(report)
     warnings = list(report.warnings) if report else []
@@ -77,17 +78,18 @@ def row(student: str, report: GradingReport | None) -> GradebookRow:
     return GradebookRow(
         student=student, points=points, total=report.total if report else None,
         max_total=report.graded_max_total() if report
-        else sum(section.points for section in common.SECTIONS),
+        else sum(section.points for section in sections),
         mnist_accuracy=accuracy, mnist_seconds=seconds, status=_status(report),
         warnings=warnings, report=report)
 
 
-def rows(store: ResultStore) -> list[GradebookRow]:
+def rows(store: ResultStore, sections: Sequence[Section]) -> list[GradebookRow]:
     batch = store.latest_batch()
     if batch is None:
         raise GradebookError(f"{store.path} holds no batch yet: run grader batch first")
     return [row(member.student, store.latest_report(Key(
-                member.student, member.file_sha256, batch.cases_digest, batch.grader_version)))
+                member.student, member.file_sha256, batch.cases_digest, batch.grader_version)),
+                sections)
             for member in store.roster()]
 
 
@@ -96,14 +98,14 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def to_csv(book: list[GradebookRow]) -> str:
+def to_csv(book: list[GradebookRow], sections: Sequence[Section]) -> str:
     sink = io.StringIO()
     writer = csv.writer(sink, lineterminator="\n")
-    writer.writerow(["student", *(s.name for s in common.SECTIONS), "total", "max_total",
+    writer.writerow(["student", *(s.name for s in sections), "total", "max_total",
                      "mnist_accuracy", "mnist_seconds", "status", "warnings"])
     for row in book:
         writer.writerow([safe_cell(cell) for cell in (
-            row.student, *(row.points[s.name] for s in common.SECTIONS), row.total,
+            row.student, *(row.points[s.name] for s in sections), row.total,
             row.max_total, row.mnist_accuracy, row.mnist_seconds, row.status,
             " | ".join(row.warnings))])
     return sink.getvalue()
@@ -120,9 +122,10 @@ def file_name(student: str, taken: set[str]) -> str:
     return name
 
 
-def write_gradebook(out: Path, store: ResultStore) -> tuple[list[GradebookRow], list[Path]]:
+def write_gradebook(out: Path, store: ResultStore, sections: Sequence[Section]
+                    ) -> tuple[list[GradebookRow], list[Path]]:
     """Write gradebook.csv, gradebook.json and feedback/*.md into ``out``; the rows and files."""
-    book = rows(store)
+    book = rows(store, sections)
     feedback = out / FEEDBACK_DIR
     feedback.mkdir(parents=True, exist_ok=True)
     for old in feedback.glob("*.md"):
@@ -134,7 +137,7 @@ def write_gradebook(out: Path, store: ResultStore) -> tuple[list[GradebookRow], 
             (feedback / name).write_text(render_markdown.render(row.report, row.student),
                                          encoding="utf-8")
             row.feedback = f"{FEEDBACK_DIR}/{name}"
-    (out / CSV_FILE).write_text(to_csv(book), encoding="utf-8")
+    (out / CSV_FILE).write_text(to_csv(book, sections), encoding="utf-8")
     listed = [row.model_dump(exclude={"report"}) for row in book]
     (out / JSON_FILE).write_text(json.dumps(listed, indent=2, ensure_ascii=False) + "\n",
                                  encoding="utf-8")

@@ -1,24 +1,23 @@
 """One student's grading inside a batch: never raises for the submission or the grader.
 
-Whatever happens, the result is a report (the submission refused, the grader failing,
-even a bug of ours: a batch never loses the rest of the class to one of them); only
-``GradingStopped`` (Ctrl-C) passes, because a stopped grading has no verdict to keep.
-The same function grades on a Dask worker (``grade_remote``), from the file's bytes.
+Whatever happens, the result is a report (``grade_or_failed_report``: a batch never loses
+the rest of the class to one submission, nor to a bug of ours); only ``GradingStopped``
+(Ctrl-C) passes, because a stopped grading has no verdict to keep. The same function
+grades on a Dask worker (``grade_remote``), from the file's bytes.
 """
 from __future__ import annotations
 
 import dataclasses
 import shutil
 import tempfile
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch.identity import cases_digest, grader_version
 from grader.batch.store import Key
-from grader.boxes.machine_share import GradingStopped, SharedMachine
+from grader.boxes.machine_share import SharedMachine
 from grader.options import GradingOptions
-from grader.reports.model import GradingReport
+from grader.reports.model import ErrorCause, GradingReport
 
 REMOTE_OPTIONS = ("skip_mnist", "sections", "mnist_fetch", "blas_threads", "box", "image")
 
@@ -38,25 +37,12 @@ class Job:
 
 def grade_file(path: Path | None, problem: str, label: str, options: GradingOptions,
                machine: SharedMachine | None) -> GradingReport:
-    from grader.pipeline import GradingError, failed_report, grade_submission
-    from grader.submission import SubmissionError
+    """``label``'s report, from ``path`` (None: the failed report saying ``problem``)."""
+    from grader.pipeline import failed_report, grade_or_failed_report
 
     if path is None:
-        return failed_report(Path(label), problem, "submission")
-    try:
-        report = grade_submission(path, options, machine=machine)
-    except SubmissionError as error:
-        return failed_report(Path(label), str(error), "submission")
-    except GradingError as error:
-        return failed_report(Path(label), str(error), "grader")
-    except GradingStopped:
-        raise
-    except Exception as error:  # a bug of ours: the rest of the class is still graded
-        where = traceback.format_exception(error)[-3:]
-        return failed_report(Path(label), f"internal error of the grader: {type(error).__name__}: "
-                                          f"{error}\n{''.join(where)}", "grader")
-    report.submission = label
-    return report
+        return failed_report(label, problem, ErrorCause.submission, options.cases_dir)
+    return grade_or_failed_report(path, options, label=label, machine=machine)
 
 
 def options_for_remote(options: GradingOptions) -> dict:
@@ -101,9 +87,9 @@ def grade_remote(data: bytes | None, name: str, problem: str, label: str, sent: 
     found = worker_identity(sent)
     if (found["grader_version"], found["cases_digest"]) != \
             (expected["grader_version"], expected["cases_digest"]):
-        return failed_report(Path(label), f"this worker's grader {found['grader_version']} or "
+        return failed_report(label, f"this worker's grader {found['grader_version']} or "
                              f"test cases ({found['cases_dir']}) are not the coordinator's",
-                             "grader").model_dump_json()
+                             ErrorCause.grader, options.cases_dir).model_dump_json()
     if data is None:
         return grade_file(None, problem, label, options, None).model_dump_json()
     folder = Path(tempfile.mkdtemp(prefix="nn-grader-remote-"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.reports.model import GradingReport
+from grader.reports.model import ErrorCause, GradingReport
 
 DATABASE_FILE = "grades.sqlite"
 SCHEMA = """
@@ -157,7 +157,7 @@ class ResultStore:
 
     def record(self, key: Key, report: GradingReport, worker: str, started_at: str) -> None:
         """Store one finished grading: one row, one transaction."""
-        done = report.error is None or report.error_cause == "submission"
+        done = report.error is None or report.error_cause == ErrorCause.submission
         with self.db:
             self.db.execute(
                 "INSERT INTO gradings (student, file_sha256, cases_digest, grader_version, "

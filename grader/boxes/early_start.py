@@ -40,6 +40,7 @@ from grader.boxes.base import (
     runtime_files,
     runtime_module,
 )
+from grader.files import write_atomically
 from grader.given_code.check import fork_parser
 from grader.options import GradingOptions, OptionsError, chosen_box, read_command_line
 from grader.paths import DEFAULT_CASES_DIR
@@ -230,10 +231,7 @@ def remember(cases_dir: Path, config: GradingConfig, box: Box, given: BoxInput) 
     try:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        write_atomically(path, text)
     except OSError:  # a read-only home: gradings just start their box later
         pass
 

@@ -9,17 +9,17 @@ its recorded SHA-256. The boxes get ``train.npz`` and ``test_images.npy``
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from grader.files import atomic_stream
 from grader.mnist.sources import FULL_NAME, SUBSET_NAME, sha256_file, validate
 from reference.mnist_data import MnistData, MnistError
 
@@ -34,20 +34,11 @@ def default_root() -> Path:
         Path.home() / ".cache" / "nn-grader" / "mnist"
 
 
-def _atomic_write(path: Path, writer: Callable[[io.BufferedWriter], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            writer(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # the boxes read train.npz and test_images.npy
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _atomic_write(path: Path, writer: Callable[[BinaryIO], None]) -> None:
+    """Stream ``path`` in whole or not at all, on the disk before it counts; readable by the
+    boxes (``train.npz``, ``test_images.npy``)."""
+    with atomic_stream(path, fsync=True) as stream:
+        writer(stream)
 
 
 def save(data: MnistData, root: Path | None = None) -> Path:

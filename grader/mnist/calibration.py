@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from grader.files import write_atomically
+
 REPEATS = 5
 MAX_SPREAD = 0.15  # (slowest - fastest) / median of the repeats
 WORKLOAD = """
@@ -103,12 +105,7 @@ def load(path: Path) -> Measurement | None:
 
 
 def save(measurement: Measurement, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(measurement), indent=2) + "\n")
-    os.replace(temporary, path)
-    return path
+    return write_atomically(Path(path), json.dumps(asdict(measurement), indent=2) + "\n")
 
 
 def record_reference(measurement: Measurement, config_file: Path) -> None:

@@ -1,1 +1,4 @@
-"""The report of a grading and what renders it: terminal, Markdown, JUnit, progress, batch and audit summaries."""
+"""The report of a grading and what renders it: terminal, Markdown, JUnit, progress.
+
+Below ``grader.batch`` and ``grader.audit``: their summaries live with them, so nothing here
+imports a feature."""

@@ -10,14 +10,14 @@ from grader.reports.model import GradingReport, SectionResult, Verdict
 def _failed_whole(section: SectionResult) -> bool:
     """A failure of the whole section (solution.py not imported, given code changed): its cases
     were not run, so a test of the section's own says why (a CI view shows no failure else)."""
-    return section.failure_scope == "section" and section.status not in (Verdict.passed,
-                                                                         Verdict.skipped)
+    return section.failure_scope == "section" and section.verdict not in (Verdict.passed,
+                                                                          Verdict.skipped)
 
 
 def _tests(section: SectionResult) -> int:
     """The section's test cases, and one of the section's own when it was skipped (it has no
     cases) or failed as a whole."""
-    return len(section.cases) + (section.status == Verdict.skipped) + _failed_whole(section)
+    return len(section.cases) + (section.verdict == Verdict.skipped) + _failed_whole(section)
 
 
 def render(report: GradingReport) -> str:
@@ -33,7 +33,7 @@ def render(report: GradingReport) -> str:
         cases = student_view.cases(section)
         failures = sum(case.verdict not in (Verdict.passed, Verdict.skipped, Verdict.not_run)
                        for case in cases)
-        skipped = section.status == Verdict.skipped
+        skipped = section.verdict == Verdict.skipped
         suite = ElementTree.SubElement(
             root, "testsuite", name=section.name, tests=str(_tests(section)),
             failures=str(failures), errors=str(int(_failed_whole(section))), skipped=str(skipped + sum(
@@ -47,10 +47,10 @@ def render(report: GradingReport) -> str:
                                                           classname=section.name), "skipped",
                                    message=section.message)
         if _failed_whole(section):
-            text = student_view.section_message(section) or section.status.value
+            text = student_view.section_message(section) or section.verdict.value
             ElementTree.SubElement(ElementTree.SubElement(
                 suite, "testcase", name=section.name, classname=section.name), "error",
-                type=section.status.value, message=text.splitlines()[0]).text = text
+                type=section.verdict.value, message=text.splitlines()[0]).text = text
         for case in cases:
             element = ElementTree.SubElement(suite, "testcase", name=case.label,
                                              classname=f"{section.name}.{'hidden' if case.hidden else 'public'}")

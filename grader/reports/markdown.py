@@ -39,11 +39,11 @@ def render(report: GradingReport, student: str) -> str:
         lines += ["Your submission could not be graded:", "", block(error), ""]
     lines += ["| Section | Result | Cases passed | Points |", "|---|---|---|---|"]
     for section in report.sections:
-        if section.status == Verdict.skipped:
+        if section.verdict == Verdict.skipped:
             lines.append(f"| {inline(section.title)} | skipped | - | skipped |")
             continue
         passed = sum(case.verdict == Verdict.passed for case in section.cases)
-        lines.append(f"| {inline(section.title)} | {section.status.value} | "
+        lines.append(f"| {inline(section.title)} | {section.verdict.value} | "
                      f"{passed}/{len(section.cases)} | {section.points:g} / "
                      f"{section.max_points:g} |")
     lines.append("")
@@ -52,7 +52,7 @@ def render(report: GradingReport, student: str) -> str:
             lines += [f"MNIST: test accuracy {section.mnist.accuracy:.4f} (it must exceed "
                       f"{section.mnist.min_accuracy:.2f}); {inline(section.mnist.timing())}", ""]
     for section in report.sections:
-        if section.status in (Verdict.passed, Verdict.skipped, Verdict.not_run):
+        if section.verdict in (Verdict.passed, Verdict.skipped, Verdict.not_run):
             continue
         lines += [f"## {inline(section.title)}", ""]
         message = student_view.section_message(section)

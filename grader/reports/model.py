@@ -5,10 +5,10 @@ so no renderer can be handed a terminal escape or a character XML refuses.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from grader.reports.untrusted_text import shown
 
@@ -33,6 +33,13 @@ class Verdict(str, Enum):
     not_run = "not_run"
     skipped = "skipped"
     modified_code = "modified_code"
+
+
+class ErrorCause(StrEnum):
+    """Whose side a grading failed on, which decides what a student is told of it."""
+
+    submission = "submission"  # what was sent cannot be graded: a student may read why
+    grader = "grader"          # a problem on the grader's side: students are told no more
 
 
 class CaseResult(BaseModel):
@@ -83,11 +90,17 @@ class MnistDetails(BaseModel):
 
 
 class SectionResult(BaseModel):
+    """One section's result (reports stored before ``verdict`` had its name hold ``status``:
+    the batch store and the course site's database still have them, so both are read)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     name: str = Field(description="relu, softmax, dense, crossentropy, sgd, momentum or mnist")
     title: str
     points: float
     max_points: float
-    status: Verdict = Field(description="passed, skipped or the first failure's verdict")
+    verdict: Verdict = Field(validation_alias=AliasChoices("verdict", "status"),
+                             description="passed, skipped or the first failure's verdict")
     message: Text = Field("", description="the first failure, explained (for instructors)")
     failure_scope: Literal["public", "hidden", "section"] | None = Field(
         None, description="where the first failure happened: a public case, a hidden case, or "
@@ -119,7 +132,7 @@ class GradingReport(BaseModel):
     warnings: list[Text] = []
     error: Text | None = Field(None, description="why it could not be graded (then every "
                                                  "section is not_run and the total is 0)")
-    error_cause: Literal["submission", "grader"] | None = Field(
+    error_cause: ErrorCause | None = Field(
         None, description="submission: what was sent cannot be graded (a student may read "
                           "why); grader: a problem on the grader's side")
     sandbox: SandboxInfo | None = Field(None, description="the boxes used (none when it could "
@@ -129,9 +142,9 @@ class GradingReport(BaseModel):
 
     def skipped_titles(self) -> list[str]:
         """The sections this grading skipped (``--skip-mnist``): neither scored nor failed."""
-        return [section.title for section in self.sections if section.status == Verdict.skipped]
+        return [section.title for section in self.sections if section.verdict == Verdict.skipped]
 
     def graded_max_total(self) -> float:
         """What ``total`` is out of: the points of the sections graded, skipped ones left out."""
         return sum(section.max_points for section in self.sections
-                   if section.status != Verdict.skipped)
+                   if section.verdict != Verdict.skipped)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.reports.model import GradingReport, SectionResult, Verdict
+from grader.reports.model import ErrorCause, GradingReport, SectionResult, Verdict
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,13 @@ def error_message(report: GradingReport) -> str | None:
     """Why nothing was graded: the reason when it is the submission's, else a general word."""
     if report.error is None:
         return None
-    return report.error if report.error_cause == "submission" else GRADER_PROBLEM
+    return report.error if report.error_cause == ErrorCause.submission else GRADER_PROBLEM
 
 
 def section_message(section: SectionResult) -> str:
     """The section's first failure, unless it comes from a hidden case."""
     if section.failure_scope == "hidden":
-        return f"a hidden case failed: {section.status.value}"
+        return f"a hidden case failed: {section.verdict.value}"
     return section.message
 
 

@@ -34,7 +34,7 @@ def _section_notes(section: SectionResult, verbose: bool, for_students: bool) ->
                     if case.verdict not in (Verdict.passed, Verdict.not_run)]
         if verbose:
             notes += [case.message or f"{case.label}: {case.verdict.value}" for case in failures]
-        elif section.status not in (Verdict.passed, Verdict.skipped):
+        elif section.verdict not in (Verdict.passed, Verdict.skipped):
             notes.append(student_view.section_message(section))
         tails = {"public": student_view.section_output(section)}
     else:
@@ -43,7 +43,7 @@ def _section_notes(section: SectionResult, verbose: bool, for_students: bool) ->
         notes += [case.message for case in failures] if verbose else \
             [section.message] if section.message else []
         tails = section.output_tails
-    if section.status not in (Verdict.passed, Verdict.skipped):
+    if section.verdict not in (Verdict.passed, Verdict.skipped):
         for visibility, tail in tails.items():
             if tail.strip():
                 lines = tail.strip().splitlines()[-TAIL_LINES:]
@@ -69,9 +69,9 @@ def render(report: GradingReport, console: Console, verbose: bool = False,
         table.add_column(column, justify=justify)
     for section in report.sections:
         passed = sum(case.verdict == Verdict.passed for case in section.cases)
-        skipped = section.status == Verdict.skipped
-        table.add_row(section.title, Text(section.status.value,
-                                          style=STYLES.get(section.status, "red")),
+        skipped = section.verdict == Verdict.skipped
+        table.add_row(section.title, Text(section.verdict.value,
+                                          style=STYLES.get(section.verdict, "red")),
                       "-" if skipped else f"{passed}/{len(section.cases)}",
                       Text("skipped", style=STYLES[Verdict.skipped]) if skipped
                       else f"{section.points:g} / {section.max_points:g}",

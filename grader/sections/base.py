@@ -130,11 +130,11 @@ class SectionKind(ABC):
                                    for run in runs if run.ended and run.ended.output_tail}
         return SectionResult(name=self.name, title=self.section.title,
                              points=self.section.points if passed else 0.0,
-                             max_points=self.section.points, status=verdict, message=message,
+                             max_points=self.section.points, verdict=verdict, message=message,
                              failure_scope=scope, seconds=round(seconds, 3), cases=cases,
                              output_tails=tails, **extra)
 
     def skipped(self, reason: str) -> SectionResult:
         return SectionResult(name=self.name, title=self.section.title, points=0.0,
-                             max_points=self.section.points, status=Verdict.skipped,
+                             max_points=self.section.points, verdict=Verdict.skipped,
                              message=reason)

@@ -1,4 +1,4 @@
-"""The kinds of section, by the name ``reference.common.SECTIONS`` gives each section.
+"""The kinds of section, by the kind each section of the cases declares (``sections.json``).
 
 ``unit`` sections (ReLU ... SGDMomentum) run their public and their hidden cases in a
 child each, all six sections in one shared box (``grader.sections.unit``); ``mnist``

@@ -15,16 +15,17 @@ from grader.config import ConfigError, load_config
 from grader.boxes.machine_share import SharedMachine, machine_cores
 from grader.options import GradingOptions
 from grader.paths import DEFAULT_CASES_DIR
-from grader.pipeline import failed_report
-from grader.reports.model import GradingReport, SectionResult, Verdict
+from grader.pipeline import case_sections, failed_report
+from grader.reports.model import ErrorCause, GradingReport, SectionResult, Verdict
 from grader.reports import student_view
 from grader.given_code.template import given_code
-from reference.common import SECTIONS
+from reference.common import Section
 
 MNIST_SECTION = "mnist"
 
-__all__ = ["DEFAULT_CASES_DIR", "MNIST_SECTION", "SECTIONS", "ConfigError", "GradebookRow",
-           "GradingOptions", "GradingReport", "SectionResult", "SharedMachine", "Verdict",
+__all__ = ["DEFAULT_CASES_DIR", "MNIST_SECTION", "ConfigError", "ErrorCause", "GradebookRow",
+           "GradingOptions", "GradingReport", "Section", "SectionResult",
+           "SharedMachine", "Verdict", "case_sections",
            "cases_digest", "charts", "common_failures", "failed_report", "given_code",
            "grade_file", "grade_remote", "gradebook_row", "grader_version", "load_config",
            "machine_cores", "options_for_remote", "pass_rate", "safe_cell", "similar_pairs",

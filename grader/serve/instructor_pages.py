@@ -12,19 +12,26 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from grader.serve import course, queue, results, web
-from grader.serve.bridge import (SECTIONS, charts, common_failures, given_code, load_config,
-                                 pass_rate, similar_pairs, to_csv)
+from grader.serve.bridge import (Section, case_sections, charts, common_failures, given_code,
+                                 load_config, pass_rate, similar_pairs, to_csv)
 
 router = APIRouter(prefix="/instructor")
 
 
+def _sections(request: Request) -> tuple[Section, ...]:
+    """The sections of the site's cases, read for each page: new cases show after a regrade
+    without a restart."""
+    return case_sections(request.app.state.options.cases_dir)
+
+
 def _gradebook(request: Request) -> dict:
+    sections = _sections(request)
     with web.database(request).transaction(write=False) as tx:
-        book, counting = results.gradebook(tx)
+        book, counting = results.gradebook(tx, sections)
         depth = queue.depth(tx)
     graded = [row for row in book if row.report is not None and row.report.error is None]
-    rates = {section.title: pass_rate(graded, section.name) for section in SECTIONS}
-    return {"book": book, "counting": counting, "depth": depth, "sections": SECTIONS,
+    rates = {section.title: pass_rate(graded, section.name) for section in sections}
+    return {"book": book, "counting": counting, "depth": depth, "sections": sections,
             "rates": rates, "graded": len(graded)}
 
 
@@ -50,7 +57,9 @@ def _checked(request: Request, csrf: str) -> None:
 def gradebook_page(request: Request) -> Response:
     web.need_instructor(request)
     found = _gradebook(request)
-    pictures = charts(found["book"], common_failures(found["book"])) if found["graded"] else {}
+    sections = found["sections"]
+    pictures = charts(found["book"], common_failures(found["book"], sections), sections) \
+        if found["graded"] else {}
     return web.render(request, "instructor.html.j2", table=_table(found), charts=pictures,
                       **found)
 
@@ -93,8 +102,8 @@ def similarity(request: Request) -> Response:
     """Pairs of counting submissions whose own code is alike (as ``grader batch`` finds)."""
     web.need_instructor(request)
     with web.database(request).transaction(write=False) as tx:
-        _, counting = results.gradebook(tx)
-        sources = {student: course.content(tx, view.id)[1] for student, view in counting.items()}
+        sources = {student: course.content(tx, view.id)[1]
+                   for student, view in results.counting(tx).items()}
     texts = {student: data.decode("utf-8", errors="replace") for student, data in sources.items()
              if not data.startswith(b"PK") and not data.lstrip().startswith(b"{")}
     limits = load_config(request.app.state.options.cases_dir).similarity
@@ -108,7 +117,7 @@ def regrade(request: Request, csrf: str = Form(""), student: str = Form("")) -> 
     """Grade again (after new cases): one student's counting submission, or everyone's."""
     _checked(request, csrf)
     with web.database(request).transaction() as tx:
-        _, counting = results.gradebook(tx)
+        counting = results.counting(tx)
         chosen = [counting[student]] if student else list(counting.values())
         if student and student not in counting:
             raise HTTPException(404, f"{student!r} has no submission that counts")
@@ -148,8 +157,8 @@ def extension(request: Request, csrf: str = Form(""), student: str = Form(...),
 @router.get("/export.csv")
 def export_csv(request: Request) -> Response:
     web.need_instructor(request)
-    book = _gradebook(request)["book"]
-    return Response(to_csv(book), media_type="text/csv; charset=utf-8",
+    found = _gradebook(request)
+    return Response(to_csv(found["book"], found["sections"]), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'})
 
 

@@ -10,12 +10,13 @@ no deadline, the latest one counts.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
 from grader.serve import course, queue
-from grader.serve.bridge import (MNIST_SECTION, GradebookRow, GradingReport, Verdict,
-                                 gradebook_row)
+from grader.serve.bridge import (MNIST_SECTION, ErrorCause, GradebookRow, GradingReport,
+                                 Section, Verdict, gradebook_row)
 from grader.serve.db import Transaction
 
 LANE_OF = {True: queue.MNIST, False: queue.UNIT}  # is the section MNIST?
@@ -49,7 +50,7 @@ def merge(reports: dict[str, GradingReport]) -> GradingReport | None:
     if not reports:
         return None
     base = reports.get(queue.UNIT) or next(iter(reports.values()))
-    if base.error is not None and base.error_cause == "submission":
+    if base.error is not None and base.error_cause == ErrorCause.submission:
         return base  # what was sent cannot be graded: both lanes say the same
     sections = []
     for section in base.sections:
@@ -58,7 +59,7 @@ def merge(reports: dict[str, GradingReport]) -> GradingReport | None:
             if lane else None
         if mine is None:
             mine = section.model_copy(update={
-                "status": Verdict.skipped, "points": 0.0,
+                "verdict": Verdict.skipped, "points": 0.0,
                 "message": "being graded: the result shows here when it is ready"})
         elif lane.error is not None and lane is not base:  # that lane's grader failed
             mine = mine.model_copy(update={"message": lane.error})
@@ -98,16 +99,21 @@ def views(tx: Transaction, rows: list[dict]) -> list[SubmissionView]:
     return found
 
 
-def gradebook(tx: Transaction) -> tuple[list[GradebookRow], dict[str, SubmissionView]]:
+def counting(tx: Transaction) -> dict[str, SubmissionView]:
+    """Each student's submission that counts, by student."""
+    return {view.student: view for view in views(tx, course.submissions_of(tx)) if view.counts}
+
+
+def gradebook(tx: Transaction, sections: Sequence[Section]
+              ) -> tuple[list[GradebookRow], dict[str, SubmissionView]]:
     """A row per student from the submission that counts (the gradebook of ``grader
-    batch``'s own rows), and that submission by student."""
-    counting = {view.student: view for view in views(tx, course.submissions_of(tx))
-                if view.counts}
+    batch``'s own rows, a cell per section of ``sections``), and that submission by student."""
+    counted = counting(tx)
     book = []
     for member in course.students(tx):
-        view = counting.get(member.id)
-        book.append(gradebook_row(member.id, view.report if view else None))
-    return book, counting
+        view = counted.get(member.id)
+        book.append(gradebook_row(member.id, view.report if view else None, sections))
+    return book, counted
 
 
 def export_json(book: list[GradebookRow]) -> str:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.serve import course, logs, queue
-from grader.serve.bridge import (GradingOptions, GradingReport, SharedMachine, cases_digest,
-                                 failed_report, grade_file, grade_remote, grader_version,
-                                 options_for_remote)
+from grader.serve.bridge import (ErrorCause, GradingOptions, GradingReport, SharedMachine,
+                                 cases_digest, failed_report, grade_file, grade_remote,
+                                 grader_version, options_for_remote)
 from grader.serve.db import Database, open_database
 from grader.serve.options import ServeOptions
 
@@ -83,6 +83,7 @@ class ClusterGrading:
         from distributed import Client
 
         self.client = Client(address, timeout=30)
+        self.cases_dir = options.cases_dir
         self.sent = options_for_remote(options)
         self.expected = {"grader_version": grader_version(),
                          "cases_digest": cases_digest(options)}
@@ -93,8 +94,8 @@ class ClusterGrading:
         try:
             report = GradingReport.model_validate_json(future.result())
         except Exception as error:  # the task failed on every worker it was tried on
-            report = failed_report(Path(label), f"the cluster could not grade this "
-                                   f"submission: {error}", "grader")
+            report = failed_report(label, f"the cluster could not grade this "
+                                   f"submission: {error}", ErrorCause.grader, self.cases_dir)
         report.submission = label
         return report
 
@@ -144,10 +145,10 @@ def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seco
     return True
 
 
-def given_up_report() -> str:
+def given_up_report(cases_dir: Path) -> str:
     """The result of a job interrupted MAX_ATTEMPTS times."""
-    return failed_report(Path("submission"), GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
-                         "grader").model_dump_json()
+    return failed_report("submission", GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
+                         ErrorCause.grader, cases_dir).model_dump_json()
 
 
 def make_grading(options: ServeOptions, lane: str) -> Grading:
@@ -161,7 +162,7 @@ def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
     log = logs.setup()
     db = open_database(options.db, options.data)
     owner = f"{socket.gethostname()}:{os.getpid()}:{lane}"
-    grading, given_up = make_grading(options, lane), given_up_report()
+    grading, given_up = make_grading(options, lane), given_up_report(options.cases_dir)
     log.info("worker started", extra={"owner": owner})
     while not stop.is_set():
         try:

@@ -54,7 +54,7 @@ class Site:
         """Grade every queued job of ``lane`` here; how many were graded."""
         grading, count = make_grading(self.options, lane), 0
         while grade_next(self.db, lane, f"{socket.gethostname()}:test", grading, 60,
-                         given_up_report()):
+                         given_up_report(self.options.cases_dir)):
             count += 1
         return count
 

@@ -30,15 +30,15 @@ def _skipped_test(section: SectionResult) -> dict:
 def render(report: GradingReport) -> str:
     tests = []
     for section in report.sections:
-        if section.status == Verdict.skipped:
+        if section.verdict == Verdict.skipped:
             tests.append(_skipped_test(section))
             continue
-        output = student_view.section_message(section) or section.status.value
+        output = student_view.section_message(section) or section.verdict.value
         printed = student_view.section_output(section)
-        if printed.strip() and section.status != Verdict.passed:
+        if printed.strip() and section.verdict != Verdict.passed:
             output += "\n\nlast output of the submission:\n" + printed.strip()[-4000:]
         tests.append({"name": section.title, "score": section.points,
-                      "max_score": section.max_points, "status": _status(section.status),
+                      "max_score": section.max_points, "status": _status(section.verdict),
                       "output": output, "visibility": "visible",
                       "extra_data": {"execution_time": round(section.seconds, 3)}})
         for case in student_view.cases(section):

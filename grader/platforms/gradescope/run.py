@@ -9,43 +9,29 @@ instructor's full report goes to stdout (Gradescope shows it to instructors only
 from __future__ import annotations
 
 import json
-import os
 import traceback
 from pathlib import Path
 
 from rich.console import Console
 
 from grader.batch.layouts import student_file
+from grader.files import write_atomically
 from grader.options import GradingOptions
-from grader.pipeline import GradingError, failed_report, grade_submission
+from grader.pipeline import failed_report, grade_or_failed_report
 from grader.platforms.gradescope import results as render_gradescope
 from grader.reports import terminal as render_terminal
-from grader.reports.model import GradingReport
-from grader.submission import SubmissionError
+from grader.reports.model import ErrorCause, GradingReport
 
 FAILED_OUTPUT = ("The autograder failed on its side, not yours: {reason}. Your instructor "
                  "can see the details; please tell them.")
-
-
-def _write(path: Path, text: str) -> None:
-    """Write atomically: Gradescope never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def grade_upload(submission_dir: Path, options: GradingOptions) -> GradingReport:
     found = student_file(submission_dir)
     if found.path is None:
         return failed_report(submission_dir, f"nothing to grade in your upload: {found.problem}",
-                             "submission")
-    try:
-        return grade_submission(found.path, options)
-    except SubmissionError as error:
-        return failed_report(found.path, str(error), "submission")
-    except GradingError as error:
-        return failed_report(found.path, str(error), "grader")
+                             ErrorCause.submission, options.cases_dir)
+    return grade_or_failed_report(found.path, options)
 
 
 def run(submission_dir: Path, results: Path, options: GradingOptions) -> int:
@@ -53,12 +39,12 @@ def run(submission_dir: Path, results: Path, options: GradingOptions) -> int:
     try:
         report = grade_upload(submission_dir, options)
         render_terminal.render(report, Console(), verbose=True)
-        _write(results, render_gradescope.render(report))
-        return 0 if report.error_cause != "grader" else 1
+        write_atomically(results, render_gradescope.render(report))
+        return 0 if report.error_cause != ErrorCause.grader else 1
     except BaseException as error:  # noqa: BLE001 - whatever happens, Gradescope gets results
         print(traceback.format_exc(), flush=True)
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-        _write(results, json.dumps({"score": 0.0, "output": FAILED_OUTPUT.format(reason=reason),
-                                    "visibility": "visible", "stdout_visibility": "hidden",
-                                    "tests": []}, indent=2))
+        write_atomically(results, json.dumps(
+            {"score": 0.0, "output": FAILED_OUTPUT.format(reason=reason),
+             "visibility": "visible", "stdout_visibility": "hidden", "tests": []}, indent=2))
         return 1
