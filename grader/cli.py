@@ -158,7 +158,7 @@ def batch(
     Ctrl-C stops the gradings in flight and keeps everything finished: the same command
     resumes."""
     from grader.batch.gradebook import GradebookError
-    from grader.batch.outputs import write_outputs
+    from grader.batch.outputs import of_store, write_outputs
     from grader.batch.run import BatchError, BatchRequest, run_batch
 
     chosen = box_of(box, backend, image=image)
@@ -177,7 +177,7 @@ def batch(
     try:
         with BatchDisplay(console) as display:
             summary = run_batch(request, display.show,
-                                lambda store: write_outputs(out, store, cases))
+                                lambda store: write_outputs(out, of_store(store), cases))
     except (BatchError, GradebookError) as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -189,16 +189,21 @@ def batch(
 
 @app.command()
 def gradebook(
-    results: Annotated[Path, typer.Argument(help="a results folder of grader batch")],
+    results: Annotated[Path, typer.Argument(
+        help="a results folder of grader batch (with --site or --db: where to write)")],
+    site: Annotated[Optional[Path], typer.Option(help="a course site's --data (read only)")] = None,
+    db: Annotated[Optional[str], typer.Option(help="a course site's --db URL (read only)")] = None,
     cases: CasesOption = DEFAULT_CASES_DIR,
 ) -> None:
-    """Write the gradebook, the feedback files and report.html again from RESULTS."""
-    from grader.batch.gradebook import GradebookError, open_results
-    from grader.batch.outputs import write_outputs
+    """Rewrite the gradebook, feedback and report.html from RESULTS, or from a course site."""
+    from grader.batch.gradebook import GradebookError
+    from grader.batch.outputs import batch_gradings, write_outputs
 
+    opened = batch_gradings(results) if site is None and db is None else \
+        importlib.import_module("grader.serve.service").site_gradings(site, db)
     try:
-        with open_results(results) as store:
-            written = write_outputs(results, store, cases)
+        with opened as read:
+            written = write_outputs(results, read, cases)
     except GradebookError as error:
         fail(str(error))
     for path in written:

@@ -105,6 +105,8 @@ def test_kill_9_of_a_worker_and_of_the_server_loses_nothing(tmp_path):
                       "GROUP BY submission, lane")
         attempts = tx.value("SELECT MAX(attempts) AS n FROM jobs")
         left = tx.value("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running')")
+        recorded = tx.value("SELECT COUNT(*) AS n FROM gradings")
+        finished = tx.value("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done'")
     db.close()
     assert all(stored[student] >= number for student, number in acknowledged.items())
     graded = {(row["submission"], row["lane"]): row["n"] for row in done}
@@ -112,6 +114,7 @@ def test_kill_9_of_a_worker_and_of_the_server_loses_nothing(tmp_path):
         assert graded.get((stored[student], "unit")) == 1, student
         assert graded.get((stored[student], "mnist")) == 1, student
     assert left == 0 and attempts >= 2  # something was interrupted, and graded again
+    assert recorded == finished  # each finished job recorded once in the shared gradings
     expected = points_without_kills(set(kinds.values()), cases, site.mnist_cache, tmp_path)
     for student in students:
         points = {name: float(book[student][name]) for name in expected["correct"]}

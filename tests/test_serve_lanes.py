@@ -8,7 +8,7 @@ from grader.options import GradingOptions
 from grader.pipeline import grade_submission
 from grader.reports.model import Verdict
 from grader.serve import queue
-from grader.serve.results import merge
+from grader.serve.lanes import merge
 from tests.grading_fixtures import REFERENCE_SOLUTION
 
 

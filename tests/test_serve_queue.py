@@ -1,4 +1,5 @@
-"""The job queue on both databases: atomic claims, leases, results written once."""
+"""The job queue on both databases: atomic claims, leases, results written once, and
+recorded once in the gradings table ``grader batch`` shares."""
 from __future__ import annotations
 
 import threading
@@ -6,11 +7,23 @@ import time
 
 import pytest
 
+from grader.gradings import latest_report
+from grader.paths import DEFAULT_CASES_DIR
+from grader.pipeline import failed_report
+from grader.reports.model import ErrorCause
 from grader.serve import course, queue
+from grader.serve.bridge import GradingReport
 from grader.serve.db import open_database
+from grader.serve.lanes import merge
 from tests.support.site import ROSTER
 
-GIVEN_UP = '{"given": "up"}'
+
+def result(message: str, cause: ErrorCause = ErrorCause.submission) -> str:
+    """A report (JSON) for a job: every section not run, ``message`` its error."""
+    return failed_report("solution.py", message, cause, DEFAULT_CASES_DIR).model_dump_json()
+
+
+GIVEN_UP = queue.Recording("cases", "grader", result("given up", ErrorCause.grader))
 
 
 @pytest.fixture
@@ -55,10 +68,12 @@ def test_an_expired_lease_puts_the_job_back_and_a_second_completion_is_ignored(d
     again = queue.claim(db, queue.UNIT, "other", 60, GIVEN_UP)
     assert again.id == first.id and again.attempts == 2
     assert not queue.renew(db, first.id, "killed-worker", 60)  # no longer its job
-    assert queue.complete(db, again.id, '{"result": 1}')
-    assert not queue.complete(db, first.id, '{"result": 2}')
+    assert queue.complete(db, again.id, result("first"), GIVEN_UP)
+    assert not queue.complete(db, first.id, result("second"), GIVEN_UP)
     with db.transaction(write=False) as tx:
-        assert tx.value("SELECT report FROM jobs WHERE id = ?", (first.id,)) == '{"result": 1}'
+        assert tx.value("SELECT report FROM jobs WHERE id = ?", (first.id,)) == result("first")
+        recorded = tx.all("SELECT student, worker, done FROM gradings")
+    assert recorded == [{"student": "alice", "worker": "other", "done": 1}]  # once, the first
 
 
 def test_a_job_interrupted_too_often_is_given_up_with_a_result(db):
@@ -69,7 +84,11 @@ def test_a_job_interrupted_too_often_is_given_up_with_a_result(db):
     assert queue.claim(db, queue.UNIT, "next", 60, GIVEN_UP) is None
     with db.transaction(write=False) as tx:
         row = tx.one("SELECT state, report FROM jobs WHERE lane = ?", (queue.UNIT,))
-    assert row == {"state": queue.DONE, "report": GIVEN_UP}
+    assert row == {"state": queue.DONE, "report": GIVEN_UP.given_up}
+    with db.transaction(write=False) as tx:
+        recorded = tx.all("SELECT worker, done, cases_digest, grader_version FROM gradings")
+    assert recorded == [{"worker": "given up", "done": 0, "cases_digest": "cases",
+                         "grader_version": "grader"}]  # a grader failure: not done
 
 
 def test_a_newer_submission_supersedes_the_queued_mnist_run_only(db):
@@ -104,3 +123,24 @@ def test_the_hourly_limit_holds_under_parallel_uploads(db):
     for thread in threads:
         thread.join()
     assert len(accepted) == 5 and len(refused) == 15
+
+
+def test_each_finished_lane_records_the_submission_as_it_now_stands(db):
+    """The unit lane's row leaves MNIST skipped; the MNIST lane's is the whole grading."""
+    number = submit(db)
+    unit = queue.claim(db, queue.UNIT, "unit-worker", 60, GIVEN_UP)
+    mnist = queue.claim(db, queue.MNIST, "mnist-worker", 60, GIVEN_UP)
+    unit_report = result("unit lane", ErrorCause.grader)
+    assert queue.complete(db, unit.id, unit_report, GIVEN_UP)
+    with db.transaction(write=False) as tx:
+        sha256 = course.submission(tx, number)["sha256"]
+        first = latest_report(tx, "alice", sha256)
+    assert first == merge({queue.UNIT: GradingReport.model_validate_json(unit_report)})
+    assert queue.complete(db, mnist.id, result("mnist lane", ErrorCause.grader), GIVEN_UP)
+    with db.transaction(write=False) as tx:
+        rows = tx.all("SELECT worker, file_sha256 FROM gradings ORDER BY id")
+        second = latest_report(tx, "alice", sha256)
+    assert rows == [{"worker": "unit-worker", "file_sha256": sha256},
+                    {"worker": "mnist-worker", "file_sha256": sha256}]
+    assert second.error == "unit lane" and "mnist lane" in next(
+        section.message for section in second.sections if section.name == "mnist")

@@ -19,9 +19,9 @@ from grader.audit.report import AuditReport, MutantResult, SectionAudit, Variant
 from grader.audit.variants import Variant, VariantError, accepted_variants
 from grader.batch.executors import LocalExecutor
 from grader.batch.grading import Job
-from grader.batch.store import Key
 from grader.boxes.machine_share import machine_cores
 from grader.config import ConfigError, load_config
+from grader.gradings import Key
 from grader.options import GradingOptions
 from grader.pipeline import REFERENCE_SOLUTION
 from grader.reports.model import GradingReport, Verdict

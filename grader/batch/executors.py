@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from grader.batch.grading import Job, grade_file, grade_remote, options_for_remote, worker_identity
 from grader.batch.identity import cases_digest, grader_version
-from grader.batch.store import now
 from grader.boxes.machine_share import GradingStopped, SharedMachine
+from grader.gradings import now
 from grader.options import GradingOptions
 from grader.reports.model import ErrorCause, GradingReport
 

@@ -20,7 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from grader.batch.store import DATABASE_FILE, Key, ResultStore, StoreError
+from grader.batch.store import DATABASE_FILE, ResultStore, StoreError
+from grader.gradings import Key
 from grader.reports import markdown as render_markdown
 from grader.reports.model import ErrorCause, GradingReport, Verdict
 from reference.common import Section
@@ -122,10 +123,10 @@ def file_name(student: str, taken: set[str]) -> str:
     return name
 
 
-def write_gradebook(out: Path, store: ResultStore, sections: Sequence[Section]
-                    ) -> tuple[list[GradebookRow], list[Path]]:
-    """Write gradebook.csv, gradebook.json and feedback/*.md into ``out``; the rows and files."""
-    book = rows(store, sections)
+def write_gradebook(out: Path, book: list[GradebookRow], sections: Sequence[Section]
+                    ) -> list[Path]:
+    """Write gradebook.csv, gradebook.json and feedback/*.md of ``book`` into ``out``; the
+    files."""
     feedback = out / FEEDBACK_DIR
     feedback.mkdir(parents=True, exist_ok=True)
     for old in feedback.glob("*.md"):
@@ -141,7 +142,7 @@ def write_gradebook(out: Path, store: ResultStore, sections: Sequence[Section]
     listed = [row.model_dump(exclude={"report"}) for row in book]
     (out / JSON_FILE).write_text(json.dumps(listed, indent=2, ensure_ascii=False) + "\n",
                                  encoding="utf-8")
-    return book, [out / CSV_FILE, out / JSON_FILE, feedback]
+    return [out / CSV_FILE, out / JSON_FILE, feedback]
 
 
 def open_results(out: Path) -> ResultStore:

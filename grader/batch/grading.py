@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch.identity import cases_digest, grader_version
-from grader.batch.store import Key
 from grader.boxes.machine_share import SharedMachine
+from grader.gradings import Key
 from grader.options import GradingOptions
 from grader.reports.model import ErrorCause, GradingReport
 

@@ -16,8 +16,9 @@ from grader.batch.executors import ClusterExecutor, Executor, ExecutorError, Loc
 from grader.batch.grading import Job
 from grader.batch.identity import cases_digest, file_sha256, grader_version
 from grader.batch.layouts import LayoutError, open_submissions
-from grader.batch.store import Key, ResultStore, RosterRow, StoreError
+from grader.batch.store import ResultStore, RosterRow, StoreError
 from grader.boxes.machine_share import machine_cores
+from grader.gradings import Key
 from grader.options import GradingOptions
 
 

@@ -102,10 +102,8 @@ def similarity(request: Request) -> Response:
     """Pairs of counting submissions whose own code is alike (as ``grader batch`` finds)."""
     web.need_instructor(request)
     with web.database(request).transaction(write=False) as tx:
-        sources = {student: course.content(tx, view.id)[1]
-                   for student, view in results.counting(tx).items()}
-    texts = {student: data.decode("utf-8", errors="replace") for student, data in sources.items()
-             if not data.startswith(b"PK") and not data.lstrip().startswith(b"{")}
+        texts = results.code_of(tx, {student: view.id
+                                     for student, view in results.counting(tx).items()})
     limits = load_config(request.app.state.options.cases_dir).similarity
     pairs = similar_pairs(texts, given_code(), limits.threshold, limits.min_overlap)
     return web.render(request, "similarity.html.j2", pairs=pairs, limits=limits,

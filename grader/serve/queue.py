@@ -7,16 +7,28 @@ worker renews while it grades; a lease that runs out (the worker was killed) put
 back in the queue, and a job interrupted ``MAX_ATTEMPTS`` times is given up with a grader
 failure as its result. A result is stored in the same statement that marks the job
 done, and only if it is not done yet: a second completion changes nothing.
+
+Recorded, too, in that transaction: the submission's report as it now stands (its lanes'
+newest results merged, ``lanes.merge``) as a row of the gradings table ``grader batch``
+shares (``grader.gradings``), keyed by the student, the file's SHA-256 and the site's
+cases and grader. So a row per finished job: the first lane's leaves the other lane's
+sections ``skipped``, the second's is the whole grading, and a regrade's lane is merged
+with the other lane's newest result, as the site's pages show them. ``grader gradebook
+--site`` reads each student's newest row of the file that counts: the site's gradebook
+once its lanes are done, written by the batch's code.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from grader.serve.bridge import GradingReport, Key, gradings_time, record_grading
 from grader.serve.db import Database, Transaction
+from grader.serve.lanes import LANES, MNIST, UNIT, merge
 
-UNIT, MNIST = "unit", "mnist"
-LANES = (UNIT, MNIST)
+__all__ = ["DONE", "LANES", "MAX_ATTEMPTS", "MNIST", "QUEUED", "RUNNING", "SUPERSEDED", "UNIT",
+           "Claimed", "Recording", "claim", "complete", "depth", "enqueue", "lanes_of",
+           "position", "renew", "waiting"]
 QUEUED, RUNNING, DONE, SUPERSEDED = "queued", "running", "done", "superseded"
 MAX_ATTEMPTS = 3
 
@@ -27,6 +39,16 @@ class Claimed:
     submission: int
     lane: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the workers' results are recorded under in the gradings table (the site's test
+    cases and grader), and the result (report JSON) of a job interrupted too often."""
+
+    cases_digest: str
+    grader_version: str
+    given_up: str
 
 
 def enqueue(tx: Transaction, submission: int, student: str, lanes: tuple[str, ...] = LANES,
@@ -45,11 +67,25 @@ def enqueue(tx: Transaction, submission: int, student: str, lanes: tuple[str, ..
                    (submission, lane, QUEUED, now))
 
 
-def _expire(tx: Transaction, lane: str, now: float, given_up: str) -> None:
+def _record(tx: Transaction, job: int, recording: Recording) -> None:
+    """Record the report of ``job``'s submission as it stands now ``job`` is done."""
+    row = tx.one("SELECT s.id AS submission, s.student AS student, s.sha256 AS sha256, "
+                 "j.owner AS owner, j.started AS started FROM jobs j JOIN submissions s ON "
+                 "s.id = j.submission WHERE j.id = ?", (job,))
+    lanes = lanes_of(tx, [row["submission"]])[row["submission"]]
+    report = merge({lane: GradingReport.model_validate_json(entry["report"])
+                    for lane, entry in lanes.items() if entry["report"]})
+    key = Key(row["student"], row["sha256"], recording.cases_digest, recording.grader_version)
+    record_grading(tx, key, report, row["owner"] or "given up", gradings_time(row["started"]))
+
+
+def _expire(tx: Transaction, lane: str, now: float, recording: Recording) -> None:
     """Leases that ran out: back in the queue, or given up after MAX_ATTEMPTS."""
-    tx.execute("UPDATE jobs SET state = ?, report = ?, finished = ?, owner = NULL WHERE "
-               "lane = ? AND state = ? AND lease_until < ? AND attempts >= ?",
-               (DONE, given_up, now, lane, RUNNING, now, MAX_ATTEMPTS))
+    for row in tx.all("UPDATE jobs SET state = ?, report = ?, finished = ?, owner = NULL "
+                      "WHERE lane = ? AND state = ? AND lease_until < ? AND attempts >= ? "
+                      "RETURNING id", (DONE, recording.given_up, now, lane, RUNNING, now,
+                                       MAX_ATTEMPTS)):
+        _record(tx, row["id"], recording)
     tx.execute("UPDATE jobs SET state = ?, owner = NULL, lease_until = NULL WHERE lane = ? "
                "AND state = ? AND lease_until < ?", (QUEUED, lane, RUNNING, now))
 
@@ -63,12 +99,11 @@ def waiting(db: Database, lane: str) -> bool:
 
 
 def claim(db: Database, lane: str, owner: str, lease_seconds: float,
-          given_up: str) -> Claimed | None:
-    """The oldest queued job of ``lane``, now running under ``owner``'s lease; or None.
-    ``given_up``: the report (JSON) of a job interrupted too often."""
+          recording: Recording) -> Claimed | None:
+    """The oldest queued job of ``lane``, now running under ``owner``'s lease; or None."""
     now = time.time()
     with db.transaction() as tx:
-        _expire(tx, lane, now, given_up)
+        _expire(tx, lane, now, recording)
         row = tx.one(
             "UPDATE jobs SET state = ?, owner = ?, lease_until = ?, started = ?, "
             "attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE lane = ? AND "
@@ -85,12 +120,16 @@ def renew(db: Database, job: int, owner: str, lease_seconds: float) -> bool:
                           "state = ?", (time.time() + lease_seconds, job, owner, RUNNING)) == 1
 
 
-def complete(db: Database, job: int, report: str) -> bool:
-    """Store the result and mark the job done, unless it is done already (True: stored)."""
+def complete(db: Database, job: int, report: str, recording: Recording) -> bool:
+    """Store the result, mark the job done and record the submission's report, unless the
+    job is done already (True: stored)."""
     with db.transaction() as tx:
-        return tx.execute("UPDATE jobs SET state = ?, report = ?, finished = ?, "
-                          "lease_until = NULL WHERE id = ? AND state IN (?, ?)",
-                          (DONE, report, time.time(), job, QUEUED, RUNNING)) == 1
+        stored = tx.execute("UPDATE jobs SET state = ?, report = ?, finished = ?, "
+                            "lease_until = NULL WHERE id = ? AND state IN (?, ?)",
+                            (DONE, report, time.time(), job, QUEUED, RUNNING)) == 1
+        if stored:
+            _record(tx, job, recording)
+    return stored
 
 
 def position(tx: Transaction, job: int, lane: str) -> int:

@@ -1,11 +1,12 @@
 """What a submission's page and the gradebook show: the two lanes' results as one report.
 
 The unit lane grades the six unit sections (MNIST skipped), the MNIST lane only MNIST;
-a submission's report takes each section from the lane that grades it, and a lane still
-running leaves its sections ``skipped`` (not scored, not failed) until it is done.
-Which submission counts: the student's latest one received by the deadline (their
-extension, if they have one); submissions after it are graded for feedback only. With
-no deadline, the latest one counts.
+a submission's report is their merge (``lanes.merge``). The live pages merge the jobs'
+reports; ``recorded_gradebook`` reads the merges the queue recorded in the gradings table
+``grader batch`` shares, for ``grader gradebook --site``: the same rows, once every lane
+has finished. Which submission counts: the student's latest one received by the deadline
+(their extension, if they have one); submissions after it are graded for feedback only.
+With no deadline, the latest one counts.
 """
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from grader.serve import course, queue
-from grader.serve.bridge import (MNIST_SECTION, ErrorCause, GradebookRow, GradingReport,
-                                 Section, Verdict, gradebook_row)
+from grader.serve.bridge import GradebookRow, GradingReport, Section, gradebook_row, latest_report
 from grader.serve.db import Transaction
-
-LANE_OF = {True: queue.MNIST, False: queue.UNIT}  # is the section MNIST?
+from grader.serve.lanes import merge
 
 
 class LaneState(BaseModel):
@@ -45,42 +44,13 @@ class SubmissionView(BaseModel):
         return all(lane.state in (queue.DONE, queue.SUPERSEDED) for lane in self.lanes)
 
 
-def merge(reports: dict[str, GradingReport]) -> GradingReport | None:
-    """One report from the lanes' reports (by lane): each section from its own lane."""
-    if not reports:
-        return None
-    base = reports.get(queue.UNIT) or next(iter(reports.values()))
-    if base.error is not None and base.error_cause == ErrorCause.submission:
-        return base  # what was sent cannot be graded: both lanes say the same
-    sections = []
-    for section in base.sections:
-        lane = reports.get(LANE_OF[section.name == MNIST_SECTION])
-        mine = next((found for found in lane.sections if found.name == section.name), None) \
-            if lane else None
-        if mine is None:
-            mine = section.model_copy(update={
-                "verdict": Verdict.skipped, "points": 0.0,
-                "message": "being graded: the result shows here when it is ready"})
-        elif lane.error is not None and lane is not base:  # that lane's grader failed
-            mine = mine.model_copy(update={"message": lane.error})
-        sections.append(mine)
-    warnings = list(dict.fromkeys(w for report in reports.values() for w in report.warnings))
-    return base.model_copy(update={
-        "sections": sections, "total": sum(section.points for section in sections),
-        "warnings": warnings,
-        "seconds": round(sum(report.seconds for report in reports.values()), 3)})
-
-
 def views(tx: Transaction, rows: list[dict]) -> list[SubmissionView]:
     """The submissions of ``rows`` (newest first, as ``course.submissions_of`` gives them)
     with their lanes, merged reports and which one counts for its student."""
-    values = course.settings(tx)
-    members = {member.id: member for member in course.students(tx)}
+    late, counted = which_count(tx, rows)
     lanes = queue.lanes_of(tx, [row["id"] for row in rows])
-    found, counted = [], set()
+    found = []
     for row in rows:
-        due = course.due(values, members[row["student"]])
-        late = due is not None and row["received"] > due
         states, reports = [], {}
         for lane in queue.LANES:
             entry = lanes[row["id"]].get(lane)
@@ -91,12 +61,25 @@ def views(tx: Transaction, rows: list[dict]) -> list[SubmissionView]:
             states.append(LaneState(lane=lane, state=entry["state"], position=where))
             if entry["report"]:
                 reports[lane] = GradingReport.model_validate_json(entry["report"])
-        view = SubmissionView(**row, late=late, lanes=states, report=merge(reports))
-        if not late and row["student"] not in counted:
-            view.counts = True
-            counted.add(row["student"])
-        found.append(view)
+        found.append(SubmissionView(**row, late=row["id"] in late, lanes=states,
+                                    report=merge(reports),
+                                    counts=counted.get(row["student"]) is row))
     return found
+
+
+def which_count(tx: Transaction, rows: list[dict]) -> tuple[set[int], dict[str, dict]]:
+    """Of ``rows`` (newest first): the late ones' ids, and by student the one that counts."""
+    values = course.settings(tx)
+    members = {member.id: member for member in course.students(tx)}
+    late: set[int] = set()
+    counted: dict[str, dict] = {}
+    for row in rows:
+        due = course.due(values, members[row["student"]])
+        if due is not None and row["received"] > due:
+            late.add(row["id"])
+        else:
+            counted.setdefault(row["student"], row)
+    return late, counted
 
 
 def counting(tx: Transaction) -> dict[str, SubmissionView]:
@@ -114,6 +97,27 @@ def gradebook(tx: Transaction, sections: Sequence[Section]
         view = counted.get(member.id)
         book.append(gradebook_row(member.id, view.report if view else None, sections))
     return book, counted
+
+
+def recorded_gradebook(tx: Transaction, sections: Sequence[Section]
+                       ) -> tuple[list[GradebookRow], dict[str, str]]:
+    """``gradebook``'s rows from the gradings table: each student's newest recorded grading
+    of the file that counts; and the code of those files by student (``code_of``)."""
+    _, counted = which_count(tx, course.submissions_of(tx))
+    book = []
+    for member in course.students(tx):
+        row = counted.get(member.id)
+        report = latest_report(tx, member.id, row["sha256"]) if row else None
+        book.append(gradebook_row(member.id, report, sections))
+    return book, code_of(tx, {student: row["id"] for student, row in counted.items()})
+
+
+def code_of(tx: Transaction, submissions: dict[str, int]) -> dict[str, str]:
+    """The code of each student's submission (by id), for the similarity check: a zip or a
+    notebook is left out."""
+    sources = {student: course.content(tx, number)[1] for student, number in submissions.items()}
+    return {student: data.decode("utf-8", errors="replace") for student, data in sources.items()
+            if not data.startswith(b"PK") and not data.lstrip().startswith(b"{")}
 
 
 def export_json(book: list[GradebookRow]) -> str:

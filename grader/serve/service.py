@@ -4,10 +4,13 @@ from __future__ import annotations
 import getpass
 import secrets
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from grader.serve import course
-from grader.serve.db import DatabaseError, open_database
+from grader.serve import course, results
+from grader.serve.bridge import Batch, GradebookError, Graded, Read, Section, newest_key
+from grader.serve.db import SQLITE_FILE, DatabaseError, connect, open_database
 from grader.serve.options import ServeOptions
 
 
@@ -66,6 +69,36 @@ def init_site(data: Path, db_url: str | None, roster_path: Path, links: Path | N
     if generated:
         out.append(f"instructor password (shown once): {password}")
     return out
+
+
+@contextmanager
+def site_gradings(data: Path | None, url: str | None) -> Iterator[Read]:
+    """A course site's class for ``grader gradebook --site/--db``, read without a write:
+    its roster, each student's newest recorded grading of the submission that counts.
+    ``data`` is read without ``url``. ``GradebookError`` (the gradebook's, not the
+    site's) when there is no such site."""
+    local = Path(url.removeprefix("sqlite:///")) if url and url.startswith("sqlite:///") \
+        else None if url else Path(data) / SQLITE_FILE
+    if local is not None and not local.is_file():
+        raise GradebookError(f"{local} does not exist: name the site's --data folder or --db")
+    try:
+        database = connect(url, data)
+    except DatabaseError as error:
+        raise GradebookError(str(error)) from None
+
+    def read(sections: Sequence[Section]) -> Graded:
+        with database.transaction(write=False) as tx:
+            book, code = results.recorded_gradebook(tx, sections)
+            newest = newest_key(tx)
+        header = Batch(0, str(local or "the --db database"), "course site",
+                       newest.cases_digest if newest else "",
+                       newest.grader_version if newest else "", {}, "", None)
+        return Graded(book, code, header)
+
+    try:
+        yield read
+    finally:
+        database.close()
 
 
 def run(options: ServeOptions) -> None:

@@ -119,10 +119,10 @@ def _hold_lease(db: Database, job: int, owner: str, lease: float,
 
 
 def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seconds: float,
-               given_up: str) -> bool:
+               recording: queue.Recording) -> bool:
     """Claim ``lane``'s next job, grade it holding its lease, store the result; False when
     there was nothing to claim."""
-    job = queue.claim(db, lane, owner, lease_seconds, given_up) \
+    job = queue.claim(db, lane, owner, lease_seconds, recording) \
         if queue.waiting(db, lane) else None
     if job is None:
         return False
@@ -137,7 +137,7 @@ def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seco
         report = grading.grade(name, data, student)
     finally:
         done.set()
-    stored = queue.complete(db, job.id, report.model_dump_json())
+    stored = queue.complete(db, job.id, report.model_dump_json(), recording)
     logs.setup().info("graded", extra={
         "job": job.id, "submission": job.submission, "lane": lane, "attempt": job.attempts,
         "total": report.total, "seconds": round(time.monotonic() - started, 3),
@@ -145,10 +145,14 @@ def grade_next(db: Database, lane: str, owner: str, grading: Grading, lease_seco
     return True
 
 
-def given_up_report(cases_dir: Path) -> str:
-    """The result of a job interrupted MAX_ATTEMPTS times."""
-    return failed_report("submission", GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
-                         ErrorCause.grader, cases_dir).model_dump_json()
+def recording(options: ServeOptions) -> queue.Recording:
+    """What the site's results are recorded under: its cases (as one grading of every
+    section digests them, the two lanes together) and this grader; and the result of a
+    job interrupted MAX_ATTEMPTS times."""
+    given_up = failed_report("submission", GIVEN_UP.format(attempts=queue.MAX_ATTEMPTS),
+                             ErrorCause.grader, options.cases_dir)
+    return queue.Recording(cases_digest(GradingOptions(cases_dir=options.cases_dir)),
+                           grader_version(), given_up.model_dump_json())
 
 
 def make_grading(options: ServeOptions, lane: str) -> Grading:
@@ -162,11 +166,11 @@ def work(options: ServeOptions, lane: str, stop: threading.Event) -> None:
     log = logs.setup()
     db = open_database(options.db, options.data)
     owner = f"{socket.gethostname()}:{os.getpid()}:{lane}"
-    grading, given_up = make_grading(options, lane), given_up_report(options.cases_dir)
+    grading, recorded = make_grading(options, lane), recording(options)
     log.info("worker started", extra={"owner": owner})
     while not stop.is_set():
         try:
-            busy = grade_next(db, lane, owner, grading, options.lease_seconds, given_up)
+            busy = grade_next(db, lane, owner, grading, options.lease_seconds, recorded)
         except Exception as error:  # the database unreachable a moment: try again, live on
             log.error("cannot claim or store a job", extra={"error": repr(error)[:300]})
             busy = False

@@ -13,7 +13,7 @@ from grader.serve import course, queue
 from grader.serve.app import create_app
 from grader.serve.db import Database, open_database
 from grader.serve.options import ServeOptions
-from grader.serve.workers import given_up_report, grade_next, make_grading
+from grader.serve.workers import grade_next, make_grading, recording
 
 ROSTER = [("alice", "Alice Liddell", "alice@example.org"),
           ("bob", "Bob <b>Builder</b>", "bob@example.org"),
@@ -54,7 +54,7 @@ class Site:
         """Grade every queued job of ``lane`` here; how many were graded."""
         grading, count = make_grading(self.options, lane), 0
         while grade_next(self.db, lane, f"{socket.gethostname()}:test", grading, 60,
-                         given_up_report(self.options.cases_dir)):
+                         recording(self.options)):
             count += 1
         return count
 
