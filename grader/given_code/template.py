@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader import shipping
 from grader.given_code.syntax import BEGIN_MARKER, END_MARKER
 from grader.paths import DEFAULT_CASES_DIR, REFERENCE_DIR, STUDENT_TEMPLATE_DIR
-from reference import common
+
+if TYPE_CHECKING:  # a grading needs only given_code(): neither numpy nor the shipping list
+    from reference.common import Section
 
 PUBLIC_CASES_DIR = DEFAULT_CASES_DIR / "public"
 DEFAULT_TEMPLATE_DIR = STUDENT_TEMPLATE_DIR
@@ -64,7 +66,7 @@ Upload only `solution.py` to the grading system.
 """
 
 
-def readme(sections: tuple[common.Section, ...]) -> str:
+def readme(sections: tuple[Section, ...]) -> str:
     """The kit's README, with a command for each unit section."""
     names = [section.name for section in sections if section.kind == "unit"]
     return README.replace("{unit_commands}", "\n".join(
@@ -107,6 +109,9 @@ def given_code() -> str:
 def write_template(out: Path = DEFAULT_TEMPLATE_DIR) -> Path:
     """(Re)create the template directory ``out`` from scratch: the kit's files of the shipping
     list (``grader/shipping.py``), ``solution.py`` and the README; returns it."""
+    from grader import shipping
+    from reference import common
+
     out = Path(out)
     if not PUBLIC_CASES_DIR.is_dir():
         raise FileNotFoundError(f"{PUBLIC_CASES_DIR} is missing: run `grader generate` first")
