@@ -275,3 +275,30 @@ def test_a_file_with_unpaired_markers_is_parsed_by_the_parser_forked_first(monke
     modification.fork_parser(broken)
     monkeypatch.setattr(modification.subprocess, "run", _no_subprocess)
     assert check_modifications(broken, REFERENCE).notes[0].startswith("the '# Your code here")
+
+
+def test_a_parse_failed_by_another_threads_parse_is_parsed_again(monkeypatch):
+    """CPython 3.11 (gh-106905): a parse in another thread (a library formatting a traceback)
+    can fail ours with a spurious SystemError; once it failed a Dask worker's grading."""
+    import ast
+
+    from grader.given_code import syntax
+
+    real_parse, calls = ast.parse, []
+
+    def failing_once(text, *args, **kwargs):
+        calls.append(text)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=30, after=80)")
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", failing_once)
+    modification.framework_names.cache_clear()
+    try:
+        assert "Layer" in modification.framework_names() and len(calls) >= 2
+    finally:
+        modification.framework_names.cache_clear()
+    monkeypatch.setattr(ast, "parse", lambda *args, **kwargs: (_ for _ in ()).throw(
+        SystemError("another error of the interpreter")))
+    with pytest.raises(SystemError, match="another error"):
+        syntax.parse("x = 1")

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from grader.given_code.syntax import regions
+from grader.given_code.syntax import parse, regions
 from reference import common
 
 Replacement = tuple[ast.AST | list[ast.stmt], str]   # the new node(s), why it is a bug
@@ -253,7 +253,7 @@ def generate_mutants(reference: str, sections: tuple[common.Section, ...] | None
     sections = common.UNIT_SECTIONS if sections is None else sections
     section_of_class = {section.graded_class: section.name for section in sections
                         if section.kind == "unit"}
-    tree = ast.parse(reference)
+    tree = parse(reference)
     spans = regions(reference) or []
     lines = reference.splitlines(keepends=True)
     found: dict[str, Mutant] = {}

@@ -58,6 +58,7 @@ from grader.given_code.syntax import (
     limit_parser,
     outline,
     outline_json,
+    parse,
     regions,
     scan_markers,
 )
@@ -203,7 +204,7 @@ def framework_names() -> dict[str, frozenset[str]]:
     may bind to it unchanged: the framework's (``from interface import Layer``) or what the
     framework imported under that name itself (``import numpy as np``)."""
     source, module = FRAMEWORK.read_text(encoding="utf-8"), FRAMEWORK.stem
-    exported = next(ast.literal_eval(node.value) for node in ast.parse(source).body
+    exported = next(ast.literal_eval(node.value) for node in parse(source).body
                     if isinstance(node, ast.Assign)
                     and any(isinstance(target, ast.Name) and target.id == "__all__"
                             for target in node.targets))

@@ -12,6 +12,7 @@ import json
 import re
 import resource
 import sys
+import threading
 from collections import namedtuple
 from collections.abc import Iterator
 
@@ -205,11 +206,33 @@ def _local_names(node: ast.stmt, binds: list[tuple[str, str]], in_function: bool
     return []
 
 
+# CPython 3.11 keeps one AST-building depth counter per interpreter (gh-106905): a parse in
+# another thread meanwhile (ours, or a library's: 3.11 parses a source line to place a
+# traceback's carets) fails this one with a spurious SystemError. Seen in a Dask worker
+# formatting a lost peer's error while it graded.
+_PARSING = threading.Lock()
+_DEPTH_MISMATCH = "AST constructor recursion depth mismatch"
+PARSE_ATTEMPTS = 3
+
+
+def parse(text: str) -> ast.Module:
+    """``ast.parse`` that other threads' parses cannot fail: ours wait for each other, and
+    the spurious error a foreign thread's parse can cause is parsed again."""
+    with _PARSING:
+        for _ in range(PARSE_ATTEMPTS - 1):
+            try:
+                return ast.parse(text)
+            except SystemError as error:
+                if _DEPTH_MISMATCH not in str(error):
+                    raise
+        return ast.parse(text)
+
+
 def outline(source: str) -> list[Statement]:
     """Every statement of ``source`` outside the bodies of definitions inside the regions,
     in source order; raises ``SyntaxError`` when it does not parse."""
     text = source.lstrip("\ufeff")
-    tree = ast.parse(text)
+    tree = parse(text)
     spans = regions(text) or []
     found: list[Statement] = []
 
