@@ -7,7 +7,6 @@ removed from ``sys.modules`` again afterwards so that variants never mix.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import platform
 import shutil
@@ -21,6 +20,7 @@ import pytest
 from grader.audit.variants import accepted_variants
 from grader.config import load_config
 from reference import common, generate
+from tests.support.solution_imports import isolated_imports
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_DIR / "reference"
@@ -28,22 +28,6 @@ CASES_DIR = REPO_DIR / "test_cases"
 VISIBILITIES = ("public", "hidden")
 COURSE_STYLE_SOLUTION = Path(__file__).resolve().parent / "submissions" / "course_style_solution.py"
 UNIT_NAMES = [section.name for section in common.UNIT_SECTIONS]
-MODULE_NAMES = ("solution", "interface")
-
-
-@contextlib.contextmanager
-def isolated_imports():
-    """Hide and afterwards restore ``solution``/``interface`` modules and ``sys.path``."""
-    saved_modules = {name: sys.modules.pop(name) for name in MODULE_NAMES if name in sys.modules}
-    saved_path = list(sys.path)
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        for name in MODULE_NAMES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved_modules)
-        sys.path[:] = saved_path
 
 
 @contextlib.contextmanager

@@ -17,39 +17,23 @@ reference and recomputes the cases' outputs from it.
 """
 from __future__ import annotations
 
-import contextlib
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reference import common, generate
+from tests.support.solution_imports import isolated_imports
 
 REFERENCE_DIR = generate.REFERENCE_DIR
 CASES_DIR = Path(__file__).resolve().parent.parent / "test_cases"
 VISIBILITIES = ("public", "hidden")
-MODULE_NAMES = ("solution", "interface")
-
-
-@contextlib.contextmanager
-def _isolated_imports():
-    """Whatever ``solution``/``interface`` modules and ``sys.path`` were, they are again after."""
-    saved_modules = {name: sys.modules.pop(name) for name in MODULE_NAMES if name in sys.modules}
-    saved_path = list(sys.path)
-    try:
-        yield
-    finally:
-        for name in MODULE_NAMES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved_modules)
-        sys.path[:] = saved_path
 
 
 def import_from(directory: Path):
     """``(solution, interface)`` imported from ``directory`` without leaving them imported."""
-    with _isolated_imports():
+    with isolated_imports():
         return common.import_solution(directory)
 
 
