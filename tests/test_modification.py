@@ -298,7 +298,9 @@ def test_a_parse_failed_by_another_threads_parse_is_parsed_again(monkeypatch):
         assert "Layer" in modification.framework_names() and len(calls) >= 2
     finally:
         modification.framework_names.cache_clear()
-    monkeypatch.setattr(ast, "parse", lambda *args, **kwargs: (_ for _ in ()).throw(
-        SystemError("another error of the interpreter")))
+    def another_error(*args, **kwargs):
+        raise SystemError("another error of the interpreter")
+
+    monkeypatch.setattr(ast, "parse", another_error)
     with pytest.raises(SystemError, match="another error"):
         syntax.parse("x = 1")

@@ -209,7 +209,7 @@ def _local_names(node: ast.stmt, binds: list[tuple[str, str]], in_function: bool
 # CPython 3.11 keeps one AST-building depth counter per interpreter (gh-106905): a parse in
 # another thread meanwhile (ours, or a library's: 3.11 parses a source line to place a
 # traceback's carets) fails this one with a spurious SystemError. Seen in a Dask worker
-# formatting a lost peer's error while it graded.
+# grading while its peer was lost.
 _PARSING = threading.Lock()
 _DEPTH_MISMATCH = "AST constructor recursion depth mismatch"
 PARSE_ATTEMPTS = 3
